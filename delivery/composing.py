@@ -1,0 +1,75 @@
+"""Turning an outbox row into the email that goes over the wire."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.core.mail import EmailMultiAlternatives
+
+from delivery.models import Message
+from streams.rendering import RenderedEmail, build_context, contact_context, render_version
+
+
+def message_context(message: Message) -> dict[str, Any]:
+    """What the template sees for this message (contact by name and by Emarsys field id)."""
+    contact = message.contact
+    if contact is not None:
+        contact_data = contact_context(
+            email=contact.email,
+            first_name=contact.first_name,
+            last_name=contact.last_name,
+            external_id=contact.external_id,
+            fields=contact.fields,
+        )
+    else:
+        # Broadcast recipients are not in the contact database: only the address is known.
+        contact_data = contact_context(email=message.recipient)
+    return build_context(
+        data=message.data,
+        contact=contact_data,
+        stream={"id": message.stream_id, "name": message.stream.name},
+        message={"id": message.pk, "uuid": str(message.uuid), "recipient": message.recipient},
+    )
+
+
+def render_message(message: Message) -> RenderedEmail:
+    return render_version(message.version, message_context(message))
+
+
+@lru_cache(maxsize=64)
+def _static_attachment(name: str, size: int) -> bytes:
+    # Static stream attachments are read once per process, not once per message.
+    with default_storage.open(name, "rb") as handle:
+        return handle.read()
+
+
+def build_email(message: Message, rendered: RenderedEmail) -> EmailMultiAlternatives:
+    stream = message.stream
+    if rendered.text:
+        email = EmailMultiAlternatives(body=rendered.text)
+        if rendered.html:
+            email.attach_alternative(rendered.html, "text/html")
+    else:
+        email = EmailMultiAlternatives(body=rendered.html)
+        email.content_subtype = "html"
+    email.subject = rendered.subject
+    email.from_email = stream.from_address
+    email.to = [message.recipient]
+    if stream.reply_to:
+        email.reply_to = [stream.reply_to]
+    email.extra_headers["Message-ID"] = message.message_id
+    for attachment in stream.attachments.all():
+        email.attach(
+            attachment.filename,
+            _static_attachment(attachment.file.name, attachment.size),
+            attachment.content_type,
+        )
+    for attachment in message.attachments.all():
+        with default_storage.open(attachment.file.name, "rb") as handle:
+            email.attach(attachment.filename, handle.read(), attachment.content_type)
+    # Anymail sends these to the ESP, whose webhooks hand them back: opaque ids only.
+    email.metadata = {"message_id": str(message.pk), "stream_id": str(stream.pk)}
+    email.tags = [f"stream-{stream.pk}"]
+    return email

@@ -1,0 +1,231 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Message(models.Model):
+    """One email to one recipient from one stream version: the outbox row.
+
+    The row is the source of truth. Tasks carry only ids; whatever a worker does is decided by
+    the row's status, so a task delivered twice or a worker that dies never sends twice or loses
+    a message.
+    """
+
+    class Status(models.TextChoices):
+        HELD = "held", "held (stream paused)"
+        QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+        DISCARDED = "discarded", "discarded (stream paused)"
+        SKIPPED = "skipped", "skipped"
+
+    class SkipReason(models.TextChoices):
+        MISSING_ATTACHMENT = "missing_attachment", "missing attachment"
+        SUPPRESSED = "suppressed", "suppressed"
+        EXPIRED = "expired", "expired while held"
+
+    trigger = models.ForeignKey(
+        "events.Trigger", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
+    )
+    stream = models.ForeignKey(
+        "streams.MailStream", on_delete=models.PROTECT, related_name="messages"
+    )
+    version = models.ForeignKey(
+        "streams.StreamVersion", on_delete=models.PROTECT, related_name="messages"
+    )
+    contact = models.ForeignKey(
+        "events.Contact", on_delete=models.SET_NULL, null=True, blank=True, related_name="messages"
+    )
+    recipient = models.EmailField(max_length=254)
+    # The trigger's personalisation data (`data` of the API call).
+    data = models.JSONField(default=dict, blank=True)
+    lane = models.CharField(max_length=16, default="transactional")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    skip_reason = models.CharField(max_length=32, choices=SkipReason.choices, blank=True)
+    is_test = models.BooleanField(default=False)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # RFC 5322 Message-ID, fixed when the row is written so every attempt carries the same one.
+    message_id = models.CharField(max_length=255, unique=True)
+    esp_message_id = models.CharField(max_length=255, blank=True)
+    # sha256 of (event, stream, recipient, client trigger_id): a repeated trigger_id sends nothing.
+    dedup_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    client_trigger_id = models.CharField(max_length=255, blank=True)
+    event_time = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # Serves the sweep: queued messages whose (re)try time has come.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="queued"),
+                name="message_queued_due_idx",
+            ),
+            # Serves the sweep: messages a dead worker left in `sending`.
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="message_sending_claimed_idx",
+            ),
+            # Serves resume: the held messages of one stream, oldest first.
+            models.Index(
+                fields=["stream", "received_at"],
+                condition=Q(status="held"),
+                name="message_held_stream_idx",
+            ),
+            # Serves the message log and the dashboard: one stream's messages over time.
+            models.Index(fields=["stream", "received_at"], name="message_stream_received_idx"),
+            # Serves the message log's date filter and the dashboard's overall series.
+            models.Index(fields=["received_at"], name="message_received_idx"),
+            # Serves search by recipient and the suppression check's history.
+            models.Index(fields=["recipient"], name="message_recipient_idx"),
+            # Serves ESP webhooks: map the provider's message id back to the row.
+            models.Index(
+                fields=["esp_message_id"],
+                condition=~Q(esp_message_id=""),
+                name="message_esp_id_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"message #{self.pk} to {self.recipient} ({self.status})"
+
+
+def message_attachment_path(instance: "MessageAttachment", filename: str) -> str:
+    return f"message-attachments/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}/{filename}"
+
+
+class MessageAttachment(models.Model):
+    """A file sent with the trigger (API `attachment`), stored through the default storage."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=message_attachment_path, max_length=500)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["message", "id"]
+
+    def __str__(self) -> str:
+        return self.filename
+
+
+class DeliveryEvent(models.Model):
+    """A normalised event in a message's life, named with Anymail's EventType vocabulary."""
+
+    class Type(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENT = "sent", "sent"
+        REJECTED = "rejected", "rejected"
+        FAILED = "failed", "failed"
+        BOUNCED = "bounced", "bounced"
+        DEFERRED = "deferred", "deferred"
+        DELIVERED = "delivered", "delivered"
+        AUTORESPONDED = "autoresponded", "autoresponded"
+        OPENED = "opened", "opened"
+        CLICKED = "clicked", "clicked"
+        COMPLAINED = "complained", "complained"
+        UNSUBSCRIBED = "unsubscribed", "unsubscribed"
+        SUBSCRIBED = "subscribed", "subscribed"
+        UNKNOWN = "unknown", "unknown"
+
+    class BounceKind(models.TextChoices):
+        HARD = "hard", "hard"
+        SOFT = "soft", "soft"
+        BLOCK = "block", "block"
+
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    event_type = models.CharField(max_length=16, choices=Type.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now)
+    bounce_kind = models.CharField(max_length=8, choices=BounceKind.choices, blank=True)
+    description = models.TextField(blank=True)
+    mta_response = models.TextField(blank=True)
+    user_agent = models.TextField(blank=True)
+    url = models.TextField(blank=True)
+    # "smtp" for our own sends, "tracking" for our own opens/clicks, else the ESP's name.
+    provider = models.CharField(max_length=32, default="smtp")
+    # NULL, not "": our own events have no provider id and must not collide in the unique index.
+    provider_event_id = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
+    raw = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "provider_event_id"],
+                condition=Q(provider_event_id__isnull=False),
+                name="delivery_event_provider_unique",
+            ),
+        ]
+        indexes = [
+            # Serves a message's event timeline (API and admin).
+            models.Index(fields=["message", "occurred_at"], name="event_message_time_idx"),
+            # Serves the dashboard: counts of one event type over a time range.
+            models.Index(fields=["event_type", "occurred_at"], name="event_type_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Suppression(models.Model):
+    """An address not to be sent to: hard bounces and complaints, or added by hand."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "hard bounce"
+        COMPLAINT = "complaint", "complaint"
+        MANUAL = "manual", "manual"
+
+    email = models.EmailField(max_length=254)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    # Empty: every stream. Otherwise only this stream.
+    stream = models.ForeignKey(
+        "streams.MailStream",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="suppressions",
+    )
+    source_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(stream__isnull=True),
+                name="suppression_email_all_streams_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["email", "stream"],
+                condition=Q(stream__isnull=False),
+                name="suppression_email_stream_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} ({self.get_reason_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)

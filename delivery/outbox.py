@@ -1,0 +1,183 @@
+"""The one triggering function: every entry point (API, broadcast, integrations, automation,
+test sends) ends here, and here the outbox rows are written.
+
+A recipient of a trigger becomes one Message per stream, in the same transaction as the Trigger,
+and the queued ones are handed to their lane only after commit. What is not sent is still
+written, with the reason: held (stream paused), discarded (paused with the discard policy),
+skipped (suppressed, missing attachment). A repeated client `trigger_id` writes nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from delivery.models import Message, MessageAttachment, Suppression
+from delivery.queue import enqueue_on_commit
+from streams.models import MailStream
+
+
+@dataclass(frozen=True)
+class StoredAttachment:
+    """A trigger's attachment, already in storage (written before the transaction opens)."""
+
+    name: str
+    filename: str
+    content_type: str
+    size: int
+
+
+@dataclass
+class Recipient:
+    email: str
+    contact: Any = None
+    data: dict[str, Any] = field(default_factory=dict)
+    trigger_id: str = ""
+    attachments: Sequence[StoredAttachment] = ()
+    event_time: Any = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What became of one recipient for one stream."""
+
+    recipient: Recipient
+    stream: MailStream
+    message: Message
+    duplicate: bool = False
+
+
+def store_attachment(filename: str, content: bytes, content_type: str) -> StoredAttachment:
+    """Write a trigger's file to the default storage. Call before opening the transaction:
+    with S3 this is network I/O."""
+    folder = f"message-attachments/{timezone.now():%Y/%m/%d}/{uuid.uuid4().hex}"
+    name = default_storage.save(f"{folder}/{filename}", ContentFile(content))
+    return StoredAttachment(name, filename, content_type, len(content))
+
+
+def discard_stored(attachments: Sequence[StoredAttachment]) -> None:
+    """Remove files stored for a trigger whose transaction did not commit."""
+    for attachment in attachments:
+        default_storage.delete(attachment.name)
+
+
+def dedup_key(event_id: int | None, stream: MailStream, recipient: Recipient) -> str | None:
+    if not recipient.trigger_id:
+        return None
+    who = f"c{recipient.contact.pk}" if recipient.contact is not None else recipient.email.lower()
+    raw = f"{event_id or 0}\x1f{stream.pk}\x1f{who}\x1f{recipient.trigger_id}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _sender_domain(stream: MailStream) -> str:
+    return stream.sender_email.rpartition("@")[2].lower() or "localhost"
+
+
+def _suppressed(emails: set[str], streams: Sequence[MailStream]) -> set[tuple[str, int | None]]:
+    rows = Suppression.objects.filter(email__in=emails).filter(
+        Q(stream__isnull=True) | Q(stream__in=streams)
+    )
+    return {(email, stream_id) for email, stream_id in rows.values_list("email", "stream_id")}
+
+
+def _initial_state(
+    stream: MailStream, recipient: Recipient, suppressed: set[tuple[str, int | None]]
+) -> tuple[str, str]:
+    email = recipient.email.lower()
+    if (email, None) in suppressed or (email, stream.pk) in suppressed:
+        return Message.Status.SKIPPED, Message.SkipReason.SUPPRESSED
+    if stream.require_attachment and not recipient.attachments:
+        return Message.Status.SKIPPED, Message.SkipReason.MISSING_ATTACHMENT
+    if stream.status == MailStream.Status.PAUSED:
+        if stream.pause_policy == MailStream.PausePolicy.DISCARD:
+            return Message.Status.DISCARDED, ""
+        return Message.Status.HELD, ""
+    return Message.Status.QUEUED, ""
+
+
+def write_outbox(
+    *,
+    trigger: Any,
+    streams: Sequence[MailStream],
+    recipients: Sequence[Recipient],
+    event_id: int | None,
+    is_test: bool = False,
+) -> list[Written]:
+    """Write one Message per (stream, recipient) and enqueue the queued ones after commit.
+
+    Must run inside the caller's transaction, which also holds the Trigger row.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("write_outbox() must run inside transaction.atomic()")
+    now = timezone.now()
+    pairs = [(stream, recipient) for recipient in recipients for stream in streams]
+    keys = {dedup_key(event_id, s, r) for s, r in pairs} - {None}
+    existing = {m.dedup_key: m for m in Message.objects.filter(dedup_key__in=keys)} if keys else {}
+    suppressed = _suppressed({r.email.lower() for r in recipients}, streams)
+
+    written: list[Written] = []
+    new_messages: list[Message] = []
+    seen_keys: dict[str, Message] = {}
+    for stream, recipient in pairs:
+        key = dedup_key(event_id, stream, recipient)
+        duplicate_of = (existing.get(key) or seen_keys.get(key)) if key else None
+        if duplicate_of is not None:
+            written.append(Written(recipient, stream, duplicate_of, duplicate=True))
+            continue
+        status, skip_reason = _initial_state(stream, recipient, suppressed)
+        message_uuid = uuid.uuid4()
+        message = Message(
+            trigger=trigger,
+            stream=stream,
+            version_id=stream.current_version_id,
+            contact=recipient.contact,
+            recipient=recipient.email,
+            data=recipient.data,
+            lane=stream.lane,
+            status=status,
+            skip_reason=skip_reason,
+            is_test=is_test,
+            uuid=message_uuid,
+            message_id=f"<{message_uuid.hex}@{_sender_domain(stream)}>",
+            dedup_key=key,
+            client_trigger_id=recipient.trigger_id,
+            event_time=recipient.event_time,
+            received_at=now,
+            next_attempt_at=now if status == Message.Status.QUEUED else None,
+            queued_at=now if status == Message.Status.QUEUED else None,
+        )
+        if key:
+            seen_keys[key] = message
+        new_messages.append(message)
+        written.append(Written(recipient, stream, message))
+
+    Message.objects.bulk_create(new_messages)
+    MessageAttachment.objects.bulk_create(
+        MessageAttachment(
+            message=entry.message,
+            file=stored.name,
+            filename=stored.filename,
+            content_type=stored.content_type,
+            size=stored.size,
+        )
+        for entry in written
+        if not entry.duplicate
+        for stored in entry.recipient.attachments
+    )
+
+    by_lane: dict[str, list[int]] = defaultdict(list)
+    for message in new_messages:
+        if message.status == Message.Status.QUEUED:
+            by_lane[message.lane].append(message.pk)
+    enqueue_on_commit(by_lane)
+    return written

@@ -1,0 +1,73 @@
+"""Handing outbox rows to the django-q2 lanes.
+
+Tasks carry message ids only, one task per chunk of messages. The rows are the truth: a task that
+is lost (Redis restarted) or delivered twice changes nothing, because the sweep re-hands queued
+rows to the broker and a worker only sends rows it claimed itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+
+from django.conf import settings
+from django.db import transaction
+from django_q.brokers import Broker, get_broker
+from django_q.tasks import async_task
+
+from delivery.models import Message
+
+logger = logging.getLogger(__name__)
+
+SEND_FUNC = "delivery.tasks.send_messages"
+LANES = ("transactional", "bulk")
+_brokers: dict[str, Broker] = {}
+
+
+def _broker(lane: str) -> Broker:
+    # One broker (and connection) per lane and process instead of one per enqueue.
+    if lane not in _brokers:
+        _brokers[lane] = get_broker(lane)
+    return _brokers[lane]
+
+
+def chunks(ids: list[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
+    """Hand message ids to their lanes now, a task per chunk. Never raises.
+
+    If the broker is unreachable the messages stay `queued` with no hand-over time, and the next
+    sweep hands them over again.
+    """
+    from delivery.tasks import send_messages
+
+    size = settings.TRIGGERED_EMAIL_CHUNK_SIZE
+    for lane, ids in ids_by_lane.items():
+        if lane not in LANES:
+            raise ValueError(f"unknown lane {lane!r}; expected one of {', '.join(LANES)}")
+        for chunk in chunks(list(ids), size):
+            if settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE:
+                send_messages(chunk)
+                continue
+            try:
+                async_task(SEND_FUNC, chunk, cluster=lane, broker=_broker(lane))
+            except Exception:
+                logger.exception(
+                    "Could not hand %d messages to the %s lane; the sweep will retry",
+                    len(chunk),
+                    lane,
+                )
+                _brokers.pop(lane, None)
+                Message.objects.filter(pk__in=chunk, status=Message.Status.QUEUED).update(
+                    queued_at=None
+                )
+
+
+def enqueue_on_commit(ids_by_lane: Mapping[str, list[int]]) -> None:
+    """Enqueue once the surrounding transaction has committed (never for rolled-back rows)."""
+    frozen = {lane: list(ids) for lane, ids in ids_by_lane.items() if ids}
+    if frozen:
+        transaction.on_commit(lambda: enqueue(frozen))

@@ -1,0 +1,212 @@
+"""django-q2 tasks of the delivery lanes. Every task is idempotent: the rows decide."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from delivery.composing import build_email, render_message
+from delivery.failures import Failure, backoff_seconds, classify
+from delivery.models import DeliveryEvent, Message
+from delivery.queue import enqueue
+from delivery.sending import SendOutcome, dedicated_connection, send_batch
+
+logger = logging.getLogger(__name__)
+
+
+def claim(message_ids: list[int]) -> list[Message]:
+    """Atomically take the due, queued ones among `message_ids` for this worker.
+
+    A conditional UPDATE: of two workers handed the same ids, each row goes to exactly one.
+    """
+    token = uuid.uuid4()
+    now = timezone.now()
+    claimed = Message.objects.filter(
+        pk__in=message_ids, status=Message.Status.QUEUED, next_attempt_at__lte=now
+    ).update(
+        status=Message.Status.SENDING,
+        claim_token=token,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+    )
+    if not claimed:
+        return []
+    return list(
+        Message.objects.filter(pk__in=message_ids, claim_token=token)
+        .select_related("stream", "version", "contact")
+        .prefetch_related("attachments", "stream__attachments")
+    )
+
+
+def _prepare(message: Message) -> Any:
+    try:
+        return build_email(message, render_message(message))
+    except OSError as exc:  # storage unreachable: worth another try
+        return classify(exc)
+    except Exception as exc:  # the data cannot be rendered; it will not change on retry
+        logger.warning("Message %s cannot be rendered: %s", message.pk, exc)
+        return Failure(True, f"could not render the message: {exc}")
+
+
+def send_messages(message_ids: list[int]) -> dict[str, int]:
+    """Claim, render and send a chunk of messages over one connection; record every outcome."""
+    messages = claim(message_ids)
+    if not messages:
+        return {"claimed": 0}
+    outcomes: list[SendOutcome] = []
+    ready = []
+    for message in messages:
+        prepared = _prepare(message)
+        if isinstance(prepared, Failure):
+            outcomes.append(SendOutcome(message.pk, failure=prepared))
+        else:
+            ready.append((message.pk, prepared))
+    provider = "smtp"
+    if ready:
+        connection = dedicated_connection()
+        provider = getattr(connection, "esp_name", "smtp").lower()
+        outcomes.extend(send_batch(ready, connection))
+    return record_outcomes(messages, outcomes, provider)
+
+
+def record_outcomes(
+    messages: list[Message], outcomes: list[SendOutcome], provider: str
+) -> dict[str, int]:
+    """Write what happened to each claimed message, in bulk and in one transaction."""
+    now = timezone.now()
+    by_pk = {message.pk: message for message in messages}
+    sent, failed, retried = [], [], []
+    events = []
+    for outcome in outcomes:
+        message = by_pk[outcome.key]
+        message.claim_token = None
+        if outcome.sent:
+            message.status = Message.Status.SENT
+            message.sent_at = now
+            message.esp_message_id = outcome.esp_message_id
+            message.last_error = ""
+            sent.append(message)
+            events.append(
+                DeliveryEvent(
+                    message=message,
+                    event_type=DeliveryEvent.Type.SENT,
+                    occurred_at=now,
+                    provider=provider,
+                )
+            )
+            continue
+        failure = outcome.failure
+        gave_up = (
+            not failure.permanent and message.attempts >= settings.TRIGGERED_EMAIL_MAX_ATTEMPTS
+        )
+        if failure.permanent or gave_up:
+            message.status = Message.Status.FAILED
+            message.last_error = (
+                f"gave up after {message.attempts} attempts: {failure.reason}"
+                if gave_up
+                else failure.reason
+            )
+            failed.append(message)
+            event_type = DeliveryEvent.Type.FAILED
+        else:
+            delay = backoff_seconds(
+                message.attempts,
+                settings.TRIGGERED_EMAIL_RETRY_BASE_SECONDS,
+                settings.TRIGGERED_EMAIL_RETRY_MAX_SECONDS,
+            )
+            message.status = Message.Status.QUEUED
+            message.next_attempt_at = now + timedelta(seconds=delay)
+            # Not with the broker any more: the sweep hands it over when the retry is due.
+            message.queued_at = None
+            message.last_error = f"attempt {message.attempts}: {failure.reason}"
+            retried.append(message)
+            event_type = DeliveryEvent.Type.DEFERRED
+        events.append(
+            DeliveryEvent(
+                message=message,
+                event_type=event_type,
+                occurred_at=now,
+                description=message.last_error,
+                mta_response=failure.mta_response,
+                provider=provider,
+            )
+        )
+
+    with transaction.atomic():
+        if sent:
+            if any(m.esp_message_id for m in sent):
+                Message.objects.bulk_update(
+                    sent, ["status", "sent_at", "esp_message_id", "last_error", "claim_token"]
+                )
+            else:
+                Message.objects.filter(pk__in=[m.pk for m in sent]).update(
+                    status=Message.Status.SENT, sent_at=now, last_error="", claim_token=None
+                )
+        if failed:
+            Message.objects.bulk_update(failed, ["status", "last_error", "claim_token"])
+        if retried:
+            Message.objects.bulk_update(
+                retried,
+                ["status", "next_attempt_at", "queued_at", "last_error", "claim_token"],
+            )
+        DeliveryEvent.objects.bulk_create(events)
+    if failed or retried:
+        logger.info(
+            "Sent %d, failed %d, will retry %d messages", len(sent), len(failed), len(retried)
+        )
+    return {
+        "claimed": len(messages),
+        "sent": len(sent),
+        "failed": len(failed),
+        "retried": len(retried),
+    }
+
+
+def sweep() -> dict[str, int]:
+    """Periodic: recover messages of dead workers and hand due or lost messages to the broker."""
+    now = timezone.now()
+    dead_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS)
+    stale = Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=dead_before)
+    with transaction.atomic():
+        gave_up = stale.filter(attempts__gte=settings.TRIGGERED_EMAIL_MAX_ATTEMPTS).update(
+            status=Message.Status.FAILED,
+            claim_token=None,
+            last_error="the worker sending it stopped, and no attempts are left",
+        )
+        revived = stale.update(
+            status=Message.Status.QUEUED,
+            claim_token=None,
+            next_attempt_at=now,
+            queued_at=None,
+            last_error="the worker sending it stopped; queued again",
+        )
+
+    handed_over_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS)
+    due = list(
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=handed_over_before))
+        .order_by("next_attempt_at")
+        .values_list("pk", "lane")[:10_000]
+    )
+    by_lane: dict[str, list[int]] = defaultdict(list)
+    for pk, lane in due:
+        by_lane[lane].append(pk)
+    if due:
+        Message.objects.filter(pk__in=[pk for pk, _ in due]).update(queued_at=now)
+        enqueue(by_lane)
+    if gave_up or revived or due:
+        logger.info(
+            "Sweep: %d revived from dead workers, %d failed, %d handed to the lanes",
+            revived,
+            gave_up,
+            len(due),
+        )
+    return {"revived": revived, "gave_up": gave_up, "requeued": len(due)}

@@ -1,0 +1,15 @@
+from django.urls import path, re_path
+
+from events.api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("v2/event", views.EventListView.as_view(), name="events"),
+    path("v2/event/<str:event_id>", views.EventDetailView.as_view(), name="event"),
+    path("v2/event/<str:event_id>/trigger", views.EventTriggerView.as_view(), name="trigger"),
+    path("v2/event/<str:event_id>/delete", views.EventDeleteView.as_view(), name="event-delete"),
+    path("v2/event/<str:event_id>/usages", views.EventUsagesView.as_view(), name="event-usages"),
+    path("v2/contact", views.ContactView.as_view(), name="contacts"),
+    re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
+]

@@ -1,0 +1,281 @@
+"""The Emarsys v2 compatible trigger API. Views parse, call one service function, shape output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from events.api.base import ApiView
+from events.api.envelope import ok
+from events.contacts import (
+    ContactDataError,
+    KeyField,
+    normalise_key_value,
+    parse_contact_fields,
+    parse_key_field,
+    upsert_contact,
+)
+from events.models import ExternalEvent
+from events.reply_codes import ReplyCode, ReplyError
+from events.triggering import ItemError, TriggerResult, parse_item, trigger_event
+
+
+def get_event(event_id: str) -> ExternalEvent:
+    event = ExternalEvent.objects.filter(pk=int(event_id)).first() if event_id.isdigit() else None
+    if event is None:
+        raise ReplyError(
+            ReplyCode.INVALID_EVENT,
+            f"Invalid event id: {event_id}. GET /api/v2/event lists the events.",
+        )
+    return event
+
+
+def require_key_field(body: dict[str, Any]) -> KeyField:
+    if "key_id" not in body:
+        raise ReplyError(
+            ReplyCode.INVALID_KEY_FIELD,
+            'key_id is missing: say which field identifies contacts ("3" for email, "id", '
+            'or "external_id").',
+        )
+    key_field = parse_key_field(body["key_id"])
+    if key_field is None:
+        raise ReplyError(
+            ReplyCode.INVALID_KEY_FIELD,
+            f'Invalid key field id: {body["key_id"]}. Use "3" (email), "id" or "external_id".',
+        )
+    return key_field
+
+
+def message_summary(result: TriggerResult) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": w.message.pk,
+            "stream_id": w.stream.pk,
+            "recipient": w.message.recipient,
+            "status": "duplicate" if w.duplicate else w.message.status,
+            **({"reason": w.message.get_skip_reason_display()} if w.message.skip_reason else {}),
+        }
+        for w in result.written
+    ]
+
+
+def errors_by_key(errors: list[ItemError]) -> dict[str, dict[str, str]]:
+    grouped: dict[str, dict[str, str]] = {}
+    for error in errors:
+        grouped.setdefault(error.key, {})[str(int(error.code))] = error.text
+    return grouped
+
+
+class EventTriggerView(ApiView):
+    """POST /api/v2/event/{id}/trigger — one contact, or `contacts` (≤ 1000) in a batch."""
+
+    def post(self, request: Request, event_id: str) -> Response:
+        return self.idempotent(request, lambda: self._trigger(request, event_id))
+
+    def _trigger(self, request: Request, event_id: str) -> Response:
+        body = self.json_object(request)
+        event = get_event(event_id)
+        key_field = require_key_field(body)
+        key = request.META.get("HTTP_IDEMPOTENCY_KEY", "")
+        if "contacts" not in body:
+            item = parse_item(body, key_field, raw_size=len(request.body))
+            result = trigger_event(
+                event,
+                key_field,
+                [item],
+                credential=request.auth,
+                idempotency_key=key,
+                all_or_nothing=True,
+            )
+            return ok({"trigger": result.trigger.pk, "messages": message_summary(result)})
+
+        contacts = body["contacts"]
+        if not isinstance(contacts, list):
+            raise ReplyError(ReplyCode.INVALID_FIELD, "contacts must be a list of objects.")
+        if len(contacts) > settings.API_MAX_BATCH:
+            raise ReplyError(
+                ReplyCode.BATCH_TOO_LARGE,
+                f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH} "
+                f"({len(contacts)} contacts): split it into several requests.",
+            )
+        items, errors = [], []
+        for index, entry in enumerate(contacts):
+            if not isinstance(entry, dict):
+                errors.append(
+                    ItemError(
+                        f"#{index}", ReplyCode.INVALID_FIELD, "each contact must be a JSON object"
+                    )
+                )
+                continue
+            try:
+                items.append(parse_item(entry, key_field))
+            except ReplyError as exc:
+                label = normalise_key_value(key_field, entry.get("external_id")) or f"#{index}"
+                errors.append(ItemError(label, exc.code, exc.text))
+        result = trigger_event(
+            event, key_field, items, errors=errors, credential=request.auth, idempotency_key=key
+        )
+        data: dict[str, Any] = {
+            "ids": [str(contact.pk) for contact in result.contacts],
+            "trigger": result.trigger.pk,
+            "messages": message_summary(result),
+        }
+        if result.errors:
+            data["errors"] = errors_by_key(result.errors)
+        return ok(data)
+
+
+def event_json(event: ExternalEvent) -> dict[str, Any]:
+    return {"id": event.pk, "name": event.name}
+
+
+def event_name(body: dict[str, Any]) -> str:
+    name = body.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ReplyError(ReplyCode.INVALID_FIELD, "name is missing: give the event a name.")
+    if len(name.strip()) > 255:
+        raise ReplyError(ReplyCode.INVALID_FIELD, "name is longer than 255 characters.")
+    return name.strip()
+
+
+def save_event(event: ExternalEvent, name: str) -> ExternalEvent:
+    event.name = name
+    try:
+        with transaction.atomic():
+            event.save()
+    except IntegrityError as exc:
+        raise ReplyError(
+            ReplyCode.EVENT_NAME_TAKEN, f"An event named {name!r} exists already."
+        ) from exc
+    return event
+
+
+class EventListView(ApiView):
+    """GET lists the external events; POST {"name"} creates one."""
+
+    def get(self, request: Request) -> Response:
+        return ok([event_json(e) for e in ExternalEvent.objects.all()])
+
+    def post(self, request: Request) -> Response:
+        name = event_name(self.json_object(request))
+        return ok(event_json(save_event(ExternalEvent(), name)))
+
+
+class EventDetailView(ApiView):
+    """GET shows an event; POST {"name"} renames it."""
+
+    def get(self, request: Request, event_id: str) -> Response:
+        return ok(event_json(get_event(event_id)))
+
+    def post(self, request: Request, event_id: str) -> Response:
+        event = get_event(event_id)
+        return ok(event_json(save_event(event, event_name(self.json_object(request)))))
+
+
+class EventDeleteView(ApiView):
+    """POST deletes an event no mail stream uses."""
+
+    def post(self, request: Request, event_id: str) -> Response:
+        event = get_event(event_id)
+        streams = list(event.streams.values_list("name", flat=True))
+        if streams:
+            raise ReplyError(
+                ReplyCode.EVENT_IN_USE,
+                f"Event {event.pk} is used by mail streams ({', '.join(streams)}): link them to "
+                "another event first.",
+            )
+        event.delete()
+        return ok({"id": int(event_id)})
+
+
+class EventUsagesView(ApiView):
+    """GET lists what an event triggers: mail streams and automation programs."""
+
+    def get(self, request: Request, event_id: str) -> Response:
+        event = get_event(event_id)
+        streams = [
+            {"id": s.pk, "name": s.name, "status": s.status, "kind": s.kind}
+            for s in event.streams.all()
+        ]
+        return ok({"streams": streams, "programs": []})
+
+
+class ContactView(ApiView):
+    """PUT/POST /api/v2/contact — create or update contacts (`contacts` list or one at the root).
+
+    Fields by Emarsys field id ("1" first name, "2" last name, "3" email, "31" opt-in) or by name.
+    """
+
+    def put(self, request: Request) -> Response:
+        return self.idempotent(request, lambda: self._upsert(request))
+
+    post = put
+
+    def _upsert(self, request: Request) -> Response:
+        body = self.json_object(request)
+        key_field = require_key_field(body)
+        entries = body.get("contacts")
+        if entries is None:
+            entries = [{k: v for k, v in body.items() if k != "key_id"}]
+        if not isinstance(entries, list):
+            raise ReplyError(ReplyCode.INVALID_FIELD, "contacts must be a list of objects.")
+        if len(entries) > settings.API_MAX_BATCH:
+            raise ReplyError(
+                ReplyCode.BATCH_TOO_LARGE,
+                f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH}.",
+            )
+        key_names = {
+            KeyField.EMAIL: ("3", "email"),
+            KeyField.ID: ("id",),
+            KeyField.EXTERNAL_ID: ("external_id",),
+        }[key_field]
+        ids: list[str] = []
+        errors: list[ItemError] = []
+        for index, entry in enumerate(entries):
+            if not isinstance(entry, dict):
+                errors.append(
+                    ItemError(
+                        f"#{index}", ReplyCode.INVALID_FIELD, "each contact must be a JSON object"
+                    )
+                )
+                continue
+            raw_key = next((entry[n] for n in key_names if n in entry), None)
+            key = normalise_key_value(key_field, raw_key)
+            if key is None:
+                errors.append(
+                    ItemError(
+                        f"#{index}",
+                        ReplyCode.NO_KEY_VALUE,
+                        f"the key field ({key_names[0]}) is missing or empty",
+                    )
+                )
+                continue
+            try:
+                contact = upsert_contact(key_field, key, parse_contact_fields(entry))
+            except ContactDataError as exc:
+                errors.append(ItemError(key, ReplyCode.INVALID_CONTACT_DATA, str(exc)))
+                continue
+            ids.append(str(contact.pk))
+        if len(entries) == 1 and errors:
+            raise ReplyError(errors[0].code, errors[0].text)
+        data: dict[str, Any] = {"ids": ids}
+        if errors:
+            data["errors"] = errors_by_key(errors)
+        return ok(data)
+
+
+class NotFoundView(ApiView):
+    """Unknown API URLs answer in the envelope (after authentication, like every API URL)."""
+
+    def dispatch_any(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        raise ReplyError(
+            ReplyCode.NOT_FOUND,
+            f"No API endpoint at {request.path}. The trigger API lives under /api/v2/.",
+            http_status=404,
+        )
+
+    get = post = put = patch = delete = dispatch_any

@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class EventsConfig(AppConfig):
+    name = "events"
+    verbose_name = "Events and contacts"
+
+    def ready(self) -> None:
+        from events.tasks import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self)

@@ -1,0 +1,154 @@
+from django.db import models
+from django.utils import timezone
+
+
+class ExternalEvent(models.Model):
+    """An identifier clients trigger by number (`/api/v2/event/{id}/trigger`)."""
+
+    name = models.CharField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
+
+
+class Contact(models.Model):
+    """The contact database.
+
+    `opt_in` is kept and shown, but operational mail ignores it: a password reset must arrive.
+    """
+
+    email = models.EmailField(max_length=254)
+    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    first_name = models.CharField(max_length=200, blank=True)
+    last_name = models.CharField(max_length=200, blank=True)
+    fields = models.JSONField(default=dict, blank=True, help_text="Further fields, by name.")
+    opt_in = models.BooleanField(
+        null=True, blank=True, help_text="Shown for reference; ignored for sending."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["email", "id"]
+        indexes = [
+            # Serves key_id 3/email lookups of the trigger API and the admin's search.
+            models.Index(fields=["email"], name="contact_email_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        # Lookups compare lowercase; storing lowercase keeps them on the plain index.
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class ApiCredential(models.Model):
+    """A client system's credential for the trigger API.
+
+    The secret is stored as given because the WSSE digest is computed from it; the token is
+    stored only as a hash. Neither is shown in the admin.
+    """
+
+    name = models.CharField(max_length=200)
+    username = models.CharField(max_length=150, unique=True)
+    secret = models.CharField(max_length=128)
+    token_hash = models.CharField(max_length=64, unique=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["username"]
+        verbose_name = "API credential"
+
+    def __str__(self) -> str:
+        return self.username
+
+    # DRF's IsAuthenticated asks request.user; the credential stands in for a user.
+    is_authenticated = True
+
+
+class WsseNonce(models.Model):
+    """A WSSE nonce already used: each nonce is accepted once."""
+
+    nonce = models.CharField(max_length=255, primary_key=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            # Serves the periodic purge of nonces older than the Created window.
+            models.Index(fields=["created_at"], name="wsse_nonce_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.nonce
+
+
+class Trigger(models.Model):
+    """One accepted call: from the API, an integration, an automation step or a test send."""
+
+    class Source(models.TextChoices):
+        API = "api", "API"
+        BROADCAST = "broadcast", "broadcast API"
+        INTEGRATION = "integration", "integration"
+        AUTOMATION = "automation", "automation"
+        TEST = "test", "test send"
+
+    event = models.ForeignKey(
+        ExternalEvent, on_delete=models.SET_NULL, null=True, blank=True, related_name="triggers"
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    credential = models.ForeignKey(
+        ApiCredential, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    # The client's dedup key for single calls (batches carry one per contact on each message).
+    trigger_id = models.CharField(max_length=255, blank=True)
+    idempotency_key = models.CharField(max_length=255, blank=True)
+    event_time = models.DateTimeField(null=True, blank=True)
+    recipient_count = models.PositiveIntegerField(default=0)
+    message_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [
+            # Serves the admin's and dashboard's "triggers of this event over time".
+            models.Index(fields=["event", "received_at"], name="trigger_event_received_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"trigger #{self.pk} ({self.get_source_display()})"
+
+
+class IdempotentRequest(models.Model):
+    """The first response to a request carrying an `Idempotency-Key`, replayed on retries."""
+
+    credential = models.ForeignKey(ApiCredential, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "key"], name="idempotent_request_key_unique"
+            ),
+        ]
+        indexes = [
+            # Serves the periodic purge of keys past API_IDEMPOTENCY_TTL_HOURS.
+            models.Index(fields=["created_at"], name="idempotent_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.key

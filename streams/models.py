@@ -1,0 +1,200 @@
+from email.utils import formataddr
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def sender_domain_allowed(address: str) -> bool:
+    """True when `address` is on one of the configured dedicated sender domains."""
+    domain = address.rpartition("@")[2].lower()
+    return bool(domain) and domain in settings.TRIGGERED_EMAIL_SENDER_DOMAINS
+
+
+class EmailCampaign(models.Model):
+    """An existing (marketing) email: the source a marketer copies into a mail stream."""
+
+    name = models.CharField(max_length=200)
+    subject = models.CharField(max_length=998)
+    sender_name = models.CharField(max_length=200, blank=True)
+    sender_email = models.EmailField()
+    html = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MailStream(models.Model):
+    """Event-driven email: what is sent, from whom and how, when its external event fires."""
+
+    class Kind(models.TextChoices):
+        CONTACT = "contact", "contact (recipients from the contact database)"
+        BROADCAST = "broadcast", "broadcast (addresses given in the API call)"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "draft"
+        LIVE = "live", "live"
+        PAUSED = "paused", "paused"
+
+    class PausePolicy(models.TextChoices):
+        HOLD = "hold", "hold (keep and send on resume)"
+        DISCARD = "discard", "discard (record and drop)"
+
+    class Lane(models.TextChoices):
+        TRANSACTIONAL = "transactional", "transactional (time-critical)"
+        BULK = "bulk", "bulk"
+
+    name = models.CharField(max_length=200, unique=True)
+    event = models.ForeignKey(
+        "events.ExternalEvent",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="streams",
+        help_text="Triggers of this external event send the stream.",
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CONTACT)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    pause_policy = models.CharField(
+        max_length=16, choices=PausePolicy.choices, default=PausePolicy.HOLD
+    )
+    lane = models.CharField(max_length=16, choices=Lane.choices, default=Lane.TRANSACTIONAL)
+    sender_name = models.CharField(max_length=200, blank=True)
+    sender_email = models.EmailField(
+        help_text="Must be on one of the dedicated sender domains (TRIGGERED_EMAIL_SENDER_DOMAINS)."
+    )
+    reply_to = models.EmailField(blank=True)
+    require_attachment = models.BooleanField(
+        default=False,
+        help_text="Refuse to send a message whose trigger carried no attachment.",
+    )
+    track_opens = models.BooleanField(default=False)
+    track_clicks = models.BooleanField(default=False)
+    current_version = models.ForeignKey(
+        "StreamVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The published version new triggers are rendered from.",
+    )
+    source_campaign = models.ForeignKey(
+        EmailCampaign,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="streams",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [
+            # Serves the trigger path: live and paused streams linked to one event.
+            models.Index(fields=["event", "status"], name="stream_event_status_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def accepts_triggers(self) -> bool:
+        """Live streams send; paused ones hold or discard; drafts are not linked yet."""
+        return self.status in (self.Status.LIVE, self.Status.PAUSED)
+
+    @property
+    def from_address(self) -> str:
+        return formataddr((self.sender_name, self.sender_email))
+
+    def clean(self) -> None:
+        if self.sender_email and not sender_domain_allowed(self.sender_email):
+            domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
+            raise ValidationError(
+                {
+                    "sender_email": f"{self.sender_email} is not on a dedicated sender domain "
+                    f"({domains}). Use an address on one of them or ask an operator to add the "
+                    "domain to TRIGGERED_EMAIL_SENDER_DOMAINS."
+                }
+            )
+
+
+class StreamVersion(models.Model):
+    """One version of a stream's content; immutable once published.
+
+    Every message records the version it was rendered from, so the log shows exactly what was
+    sent even after the stream has been edited.
+    """
+
+    stream = models.ForeignKey(MailStream, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    subject = models.CharField(max_length=998)
+    html_source = models.TextField(blank=True)
+    text = models.TextField(blank=True)
+    # The HTML with CSS already inlined: computed once at publish time, never per send.
+    html_inlined = models.TextField(blank=True, editable=False)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["stream", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "number"], name="stream_version_number_unique"
+            ),
+            models.UniqueConstraint(
+                fields=["stream"],
+                condition=Q(published_at__isnull=True),
+                name="stream_version_single_draft",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "published" if self.published_at else "draft"
+        return f"{self.stream} v{self.number} ({state})"
+
+    def save(self, *args, **kwargs) -> None:
+        if (
+            self.pk
+            and StreamVersion.objects.filter(pk=self.pk, published_at__isnull=False).exists()
+        ):
+            raise ValidationError(
+                f"Version {self.number} of {self.stream} is published and cannot change; "
+                "write a new draft version instead."
+            )
+        super().save(*args, **kwargs)
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+
+def stream_attachment_path(instance: "StreamAttachment", filename: str) -> str:
+    return f"stream-attachments/{instance.stream_id}/{filename}"
+
+
+class StreamAttachment(models.Model):
+    """A static file attached to every message of a stream."""
+
+    stream = models.ForeignKey(MailStream, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(upload_to=stream_attachment_path)
+    filename = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=255)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["stream", "filename"]
+
+    def __str__(self) -> str:
+        return self.filename

@@ -1,0 +1,23 @@
+"""The only tags and filters a mail stream's template can use.
+
+Django's defaults minus everything that reaches outside the template or switches off escaping:
+no `{% load %}`, `{% include %}`, `{% extends %}`, `{% debug %}`, `{% url %}`, `{% csrf_token %}`,
+`{% autoescape %}`, and no `|safe`/`|safeseq` (data meant as HTML goes through `|safe_html`,
+which cleans it). The locked-down engines in streams.rendering use this library as their only
+builtin.
+"""
+
+from django.template import Library, defaultfilters, defaulttags
+
+FORBIDDEN_TAGS = {"load", "debug", "csrf_token", "url", "querystring", "autoescape"}
+FORBIDDEN_FILTERS = {"safe", "safeseq", "pprint"}
+
+register = Library()
+register.tags = {
+    name: tag for name, tag in defaulttags.register.tags.items() if name not in FORBIDDEN_TAGS
+}
+register.filters = {
+    name: fn
+    for name, fn in defaultfilters.register.filters.items()
+    if name not in FORBIDDEN_FILTERS
+}

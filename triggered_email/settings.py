@@ -1,0 +1,347 @@
+"""Settings for Triggered Email.
+
+Every value comes from the environment, with a default that runs on a laptop (SQLite under var/,
+django-q2's ORM broker, local file storage, the local mail catcher as the dedicated MTA). Bad
+values stop start-up with a message naming the variable. README.md lists the variables.
+"""
+
+import re
+import secrets
+import sys
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from triggered_email.environment import (
+    env_bool,
+    env_choice,
+    env_float,
+    env_int,
+    env_list,
+    env_prefixed,
+    env_str,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- Core -------------------------------------------------------------------------------------
+
+DEBUG = env_bool("DEBUG", False)
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in var/ for laptops."""
+    key = env_str("SECRET_KEY")
+    if key:
+        if len(key) < 50:
+            raise ImproperlyConfigured(
+                "Environment variable SECRET_KEY is too short: use at least 50 random characters "
+                "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+            )
+        return key
+    path = VAR_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Public base URL of this installation, used in links inside emails (tracking, previews).
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# HTTPS=1 in production turns on everything `manage.py check --deploy` asks for.
+HTTPS = env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = HTTPS
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets this header itself; otherwise clients could spoof HTTPS.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "anymail",
+    "django_q",
+    "triggered_email",
+    "events",
+    "delivery",
+    "streams",
+    "dashboard",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "triggered_email.urls"
+WSGI_APPLICATION = "triggered_email.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+
+# Persistent connections instead of psycopg's pool: django-q2 forks its workers, and forked
+# processes sharing pooled connections corrupt each other's results (DESIGN.md, pitfalls).
+DB_CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
+DATABASE_URL = env_str("DATABASE_URL")
+if DATABASE_URL:
+    try:
+        _database = dj_database_url.parse(
+            DATABASE_URL, conn_max_age=DB_CONN_MAX_AGE, conn_health_checks=True
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"Environment variable DATABASE_URL is invalid: {exc}") from exc
+else:
+    _database = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "triggered_email.sqlite3",
+        "CONN_MAX_AGE": DB_CONN_MAX_AGE,
+        "CONN_HEALTH_CHECKS": True,
+    }
+if _database["ENGINE"] == "django.db.backends.sqlite3":
+    _database["OPTIONS"] = {
+        # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock at
+        # BEGIN so concurrent writers wait (timeout) instead of failing with "database is locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+    }
+    # A file, not :memory:, so a real qcluster process started by a test sees the test data.
+    _database["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DATABASES = {"default": _database}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "triggered_email",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Task queue (django-q2): two lanes ----------------------------------------------------------
+
+REDIS_URL = env_str("REDIS_URL")
+Q_TASK_TIMEOUT = env_int("Q_TASK_TIMEOUT", 120, minimum=5)
+Q_CLUSTER = {
+    # Shared by both lanes: it is the signing salt, so every process must agree on it.
+    "name": "triggered_email",
+    # The main cluster serves the transactional lane; `Q_CLUSTER_NAME=bulk` starts the bulk lane.
+    "cluster_name": "transactional",
+    "workers": env_int("Q_WORKERS", 2, minimum=1),
+    "timeout": Q_TASK_TIMEOUT,
+    # Must exceed the timeout, or a slow task is handed to a second worker while still running.
+    "retry": Q_TASK_TIMEOUT + 60,
+    # A task whose worker died is redelivered once; the periodic sweep recovers anything else.
+    "max_attempts": 2,
+    # A task that raised is acknowledged: the Message row's status decides what happens next.
+    "ack_failures": True,
+    "save_limit": -1,
+    "catch_up": False,
+    "poll": env_float("Q_POLL", 0.05, minimum=0.01),
+    "bulk": 10,
+    "label": "Task queue",
+    "log_level": env_choice("Q_LOG_LEVEL", "WARNING", {"DEBUG", "INFO", "WARNING", "ERROR"}),
+    "ALT_CLUSTERS": {
+        "bulk": {"workers": env_int("Q_BULK_WORKERS", 2, minimum=1)},
+    },
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- The dedicated sending path -----------------------------------------------------------------
+
+_BACKEND_ALIASES = {
+    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    "console": "django.core.mail.backends.console.EmailBackend",
+}
+# Never Django's EMAIL_BACKEND: that one stays for the site's own mail (password resets of staff).
+TRIGGERED_EMAIL_BACKEND = env_str("TRIGGERED_EMAIL_BACKEND", "smtp")
+TRIGGERED_EMAIL_BACKEND = _BACKEND_ALIASES.get(TRIGGERED_EMAIL_BACKEND, TRIGGERED_EMAIL_BACKEND)
+if "." not in TRIGGERED_EMAIL_BACKEND:
+    raise ImproperlyConfigured(
+        "Environment variable TRIGGERED_EMAIL_BACKEND must be 'smtp', 'console' or a dotted path "
+        "such as 'anymail.backends.postmark.EmailBackend'."
+    )
+TRIGGERED_EMAIL_SMTP = {
+    "host": env_str("TRIGGERED_EMAIL_SMTP_HOST", "127.0.0.1"),
+    "port": env_int("TRIGGERED_EMAIL_SMTP_PORT", 1025, minimum=1),
+    "username": env_str("TRIGGERED_EMAIL_SMTP_USER"),
+    "password": env_str("TRIGGERED_EMAIL_SMTP_PASSWORD"),
+    "use_tls": env_bool("TRIGGERED_EMAIL_SMTP_USE_TLS", False),
+    "use_ssl": env_bool("TRIGGERED_EMAIL_SMTP_USE_SSL", False),
+    "timeout": env_int("TRIGGERED_EMAIL_SMTP_TIMEOUT", 10, minimum=1),
+}
+if TRIGGERED_EMAIL_SMTP["use_tls"] and TRIGGERED_EMAIL_SMTP["use_ssl"]:
+    raise ImproperlyConfigured(
+        "TRIGGERED_EMAIL_SMTP_USE_TLS and TRIGGERED_EMAIL_SMTP_USE_SSL are exclusive: set one."
+    )
+# Sender addresses of mail streams must be on one of these domains.
+TRIGGERED_EMAIL_SENDER_DOMAINS = [
+    domain.lower() for domain in env_list("TRIGGERED_EMAIL_SENDER_DOMAINS", ["example.com"])
+]
+TRIGGERED_EMAIL_MAX_ATTEMPTS = env_int("TRIGGERED_EMAIL_MAX_ATTEMPTS", 8, minimum=1)
+TRIGGERED_EMAIL_RETRY_BASE_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_BASE_SECONDS", 60, minimum=1)
+TRIGGERED_EMAIL_RETRY_MAX_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_MAX_SECONDS", 3600, minimum=1)
+# Messages per queued task: one SMTP connection serves a whole chunk.
+TRIGGERED_EMAIL_CHUNK_SIZE = env_int("TRIGGERED_EMAIL_CHUNK_SIZE", 100, minimum=1)
+# A message still `queued` this long after it was handed to the broker is handed over again
+# (the Redis broker loses in-flight tasks when it restarts).
+TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS = env_int(
+    "TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS", 600, minimum=30
+)
+# A message `sending` for longer than this belongs to a worker that died.
+TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS = env_int(
+    "TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS", Q_TASK_TIMEOUT + 60, minimum=Q_TASK_TIMEOUT + 1
+)
+# Tests run queued work in-process right after commit; never set this in production.
+TRIGGERED_EMAIL_RUN_TASKS_INLINE = env_bool("TRIGGERED_EMAIL_RUN_TASKS_INLINE", False)
+
+# Anymail reads its ESP settings from here: ANYMAIL_POSTMARK_SERVER_TOKEN=… becomes
+# ANYMAIL["POSTMARK_SERVER_TOKEN"]; ANYMAIL_WEBHOOK_SECRET protects the tracking webhooks.
+ANYMAIL = env_prefixed("ANYMAIL_")
+
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "triggered-email@localhost")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- The trigger API ----------------------------------------------------------------------------
+
+API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minimum=1024)
+API_MAX_EVENT_BYTES = env_int("API_MAX_EVENT_BYTES", 1024 * 1024, minimum=1024)
+API_MAX_BATCH = 1000
+API_WSSE_WINDOW_SECONDS = env_int("API_WSSE_WINDOW_SECONDS", 300, minimum=30)
+# Requests per credential, e.g. "1000/s", "50000/min"; enforced per process without CACHE_URL.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1000/s")
+if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(
+        f"Environment variable API_RATE_LIMIT={API_RATE_LIMIT!r} is invalid: expected "
+        "requests per period such as 1000/s, 50000/min or 1000000/day."
+    )
+API_IDEMPOTENCY_TTL_HOURS = env_int("API_IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
+# DRF applies this to JSON bodies too (DESIGN.md): room for the 10 MB requests the API accepts.
+DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_REQUEST_BYTES
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "events.api.authentication.WSSEAuthentication",
+        "events.api.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["events.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "events.api.envelope.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+# --- Files --------------------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Serve straight from the app folders: no collectstatic step between a checkout and a server.
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = VAR_DIR / "media"
+MEDIA_URL = "media/"
+
+AWS_STORAGE_BUCKET_NAME = env_str("AWS_STORAGE_BUCKET_NAME")
+if AWS_STORAGE_BUCKET_NAME:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            # Attachments are never overwritten: two files called invoice.pdf are two objects.
+            "file_overwrite": False,
+            "default_acl": None,
+            # Presigned URLs live at most 7 days on S3.
+            "querystring_expire": env_int("AWS_QUERYSTRING_EXPIRE", 3600, minimum=1),
+        },
+    }
+else:
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MEDIA_ROOT)},
+    }
+# Defining STORAGES replaces Django's defaults, so staticfiles is named again.
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+# --- Locale, auth, logging ----------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env_str("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr}
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django-q": {"level": Q_CLUSTER["log_level"]},
+        # aiosmtpd (the local mail catcher) logs every connection at INFO.
+        "mail.log": {"level": "WARNING"},
+    },
+}
