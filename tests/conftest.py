@@ -1,0 +1,303 @@
+"""Shared fixtures: a real SMTP server, API clients, and builders for events, streams, contacts.
+
+Work that the app hands to django-q2 after commit runs in-process right after the request
+(TRIGGERED_EMAIL_RUN_TASKS_INLINE), except in tests that start a real qcluster.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from rest_framework.test import APIClient
+
+from events.credentials import IssuedCredential, issue_credential, wsse_header
+from events.models import Contact, ExternalEvent
+from streams.models import MailStream
+from streams.rendering import version_cache
+from streams.versions import publish_version, save_draft
+
+
+def free_port() -> int:
+    # aiosmtpd 1.4.6 cannot listen on port 0: find a free port first.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: email.message.EmailMessage
+    received_at: float
+
+    def part(self, content_type: str) -> str:
+        for part in self.message.walk():
+            if part.get_content_type() == content_type and not part.is_multipart():
+                return part.get_content()
+        raise AssertionError(f"no {content_type} part in the message")
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) whose answers a test can script."""
+
+    host: str
+    port: int
+    received: list[ReceivedMail] = field(default_factory=list)
+    # address -> reply to RCPT TO, e.g. "550 5.1.1 user unknown"
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # replies to the next DATA commands, consumed in order, e.g. ["451 4.3.0 try later"]
+    data_replies: list[str] = field(default_factory=list)
+    controller: Controller | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.rcpt_replies.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            if self.data_replies:
+                return self.data_replies.pop(0)
+            message = email.message_from_bytes(
+                envelope.original_content, policy=email.policy.default
+            )
+            self.received.append(
+                ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message, time.time())
+            )
+        return "250 OK queued"
+
+    def start(self) -> None:
+        self.controller = Controller(self, hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedMail]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.received) >= count:
+                return self.received
+            time.sleep(0.02)
+        raise AssertionError(f"expected {count} messages, the SMTP server got {len(self.received)}")
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "username": "",
+            "password": "",
+            "use_tls": False,
+            "use_ssl": False,
+            "timeout": 5,
+        }
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(settings, tmp_path):
+    """Queued work runs right after commit; files go to a per-test folder."""
+    settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE = True
+    settings.TRIGGERED_EMAIL_SENDER_DOMAINS = ["example.com"]
+    settings.API_RATE_LIMIT = "100000/s"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    version_cache.clear()
+    yield
+    version_cache.clear()
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[SmtpServer]:
+    """A running SMTP server that the dedicated path sends to."""
+    server = SmtpServer("127.0.0.1", free_port())
+    server.start()
+    settings.TRIGGERED_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.TRIGGERED_EMAIL_SMTP = server.settings
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def credential(db) -> IssuedCredential:
+    return issue_credential("shop-backend")
+
+
+class Api:
+    """JSON calls to the trigger API as a client system makes them.
+
+    Work enqueued on commit runs before the call returns (captured on-commit callbacks).
+    """
+
+    def __init__(self, client: APIClient, capture: Callable):
+        self.client = client
+        self.capture = capture
+
+    def call(
+        self, method: str, path: str, body: Any = None, raw: bytes | None = None, **headers: str
+    ):
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        with self.capture(execute=True):
+            response = getattr(self.client, method)(
+                path, data=data, content_type="application/json", **headers
+            )
+        return response
+
+    def post(self, path: str, body: Any = None, **kwargs):
+        return self.call("post", path, body, **kwargs)
+
+    def put(self, path: str, body: Any = None, **kwargs):
+        return self.call("put", path, body, **kwargs)
+
+    def get(self, path: str, **kwargs):
+        return self.call("get", path, **kwargs)
+
+
+@pytest.fixture
+def api(credential, django_capture_on_commit_callbacks) -> Api:
+    """An API client authenticated with a token."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {credential.token}")
+    return Api(client, django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def wsse_api(credential, django_capture_on_commit_callbacks) -> Callable[..., Api]:
+    """An API client that signs each call with a fresh X-WSSE header."""
+
+    class WsseClient(APIClient):
+        def generic(self, *args, **kwargs):
+            kwargs.setdefault("HTTP_X_WSSE", wsse_header(credential.username, credential.secret))
+            return super().generic(*args, **kwargs)
+
+    return Api(WsseClient(), django_capture_on_commit_callbacks)
+
+
+@pytest.fixture
+def anonymous_api(django_capture_on_commit_callbacks) -> Api:
+    return Api(APIClient(), django_capture_on_commit_callbacks)
+
+
+ORDER_HTML = """<!DOCTYPE html>
+<html><head><style>p.greeting { color: #0f766e; } td.item { padding: 4px; }</style></head>
+<body><p class="greeting">Hi {{ contact.first_name|default:"there" }},</p>
+<table>{% for item in event.items %}<tr><td class="item">{{ item.name }}</td></tr>{% endfor %}</table>
+<p>Order #{{ event.order_id }}</p></body></html>"""
+ORDER_TEXT = (
+    'Hi {{ contact.first_name|default:"there" }}, order #{{ event.order_id }}:'
+    "{% for item in event.items %} {{ item.name }}{% endfor %}"
+)
+
+
+@pytest.fixture
+def make_event(db) -> Callable[..., ExternalEvent]:
+    def make(name: str = "order_confirmation") -> ExternalEvent:
+        return ExternalEvent.objects.create(name=name)
+
+    return make
+
+
+@pytest.fixture
+def make_stream(db, make_event) -> Callable[..., MailStream]:
+    """A stream with a published version; live unless told otherwise."""
+
+    def make(
+        event: ExternalEvent | None = None,
+        *,
+        name: str = "Order confirmation",
+        subject: str = "Your order #{{ event.order_id }}",
+        html: str = ORDER_HTML,
+        text: str = ORDER_TEXT,
+        status: str = MailStream.Status.LIVE,
+        **fields: Any,
+    ) -> MailStream:
+        if event is None and fields.get("kind") != MailStream.Kind.BROADCAST:
+            event = ExternalEvent.objects.first() or make_event()
+        stream = MailStream.objects.create(
+            name=name,
+            event=event,
+            sender_email=fields.pop("sender_email", "orders@example.com"),
+            sender_name=fields.pop("sender_name", "Example Shop"),
+            status=status,
+            **fields,
+        )
+        publish_version(save_draft(stream, subject=subject, html_source=html, text=text))
+        stream.refresh_from_db()
+        return stream
+
+    return make
+
+
+@pytest.fixture
+def make_contact(db) -> Callable[..., Contact]:
+    def make(email: str = "jane@example.org", **fields: Any) -> Contact:
+        fields.setdefault("first_name", "Jane")
+        return Contact.objects.create(email=email, **fields)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Any:
+    """Where tests leave screenshots for humans to look at (test-artifacts/, not committed)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory) -> Iterator[Any]:
+    """Debian's chromium, headless, driven by its own chromedriver (nothing downloaded)."""
+    import shutil
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium")
+    chromedriver = shutil.which("chromedriver")
+    if not chromium or not chromedriver:
+        pytest.fail("Browser tests need chromium and chromedriver: run `make browser-deps`.")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
