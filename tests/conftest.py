@@ -34,6 +34,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll `condition` until it returns something truthy (for work other processes do)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
 @dataclass
 class ReceivedMail:
     mail_from: str
@@ -302,3 +314,65 @@ def browser(tmp_path_factory) -> Iterator[Any]:
     driver.implicitly_wait(5)
     yield driver
     driver.quit()
+
+
+def database_url_for_subprocess() -> str:
+    """A DATABASE_URL naming the test database, for processes a test starts (qcluster)."""
+    from urllib.parse import quote
+
+    from django.db import connection
+
+    params = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{params['NAME']}"
+    auth = quote(params["USER"] or "")
+    if params.get("PASSWORD"):
+        auth += ":" + quote(params["PASSWORD"])
+    host = params.get("HOST") or "127.0.0.1"
+    port = params.get("PORT") or 5432
+    return f"postgres://{auth}@{host}:{port}/{params['NAME']}"
+
+
+@pytest.fixture
+def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
+    """Start real `manage.py qcluster` processes against the test database.
+
+    The test process enqueues through the real broker (tasks are not run inline). Each cluster
+    is stopped, and waited for, when the test ends.
+    """
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE = False
+    root = Path(__file__).resolve().parent.parent
+    started: list[subprocess.Popen] = []
+
+    def start(lane: str = "transactional", **env: str) -> subprocess.Popen:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url_for_subprocess(),
+            "Q_CLUSTER_NAME": lane,
+            "Q_WORKERS": "1",
+            "TRIGGERED_EMAIL_SENDER_DOMAINS": ",".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS),
+            **env,
+        }
+        process = subprocess.Popen(
+            [sys.executable, str(root / "manage.py"), "qcluster"],
+            cwd=root,
+            env=environment,
+        )
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
