@@ -15,6 +15,9 @@ class Failure:
     # The server's own words, e.g. "550 5.1.1 <x@example.com>: user unknown".
     mta_response: str = ""
 
+    def describe(self) -> str:
+        return f"{self.reason}: {self.mta_response}" if self.mta_response else self.reason
+
 
 def _smtp_reply(code: int, message: bytes | str) -> str:
     text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)

@@ -47,8 +47,17 @@ def _esp_message_id(email: EmailMessage) -> str:
     # Anymail gives a set when recipients got different ids; we send one recipient per message.
     message_id = status.message_id
     if isinstance(message_id, set):
-        message_id = next(iter(message_id), "")
-    return str(message_id or "")
+        message_id = next(iter(message_id), None)
+    return "" if message_id is None else str(message_id)
+
+
+def _esp_refusal(email: EmailMessage) -> Failure | None:
+    """An ESP that answered without raising can still have refused our one recipient
+    (Anymail's IGNORE_RECIPIENT_STATUS)."""
+    status = getattr(email, "anymail_status", None)
+    if status is not None and status.status and status.status <= {"rejected", "invalid"}:
+        return Failure(True, f"ESP refused the recipient ({', '.join(sorted(status.status))})")
+    return None
 
 
 def send_batch(
@@ -81,7 +90,11 @@ def send_batch(
                     )
                     break
                 continue
-            outcomes.append(SendOutcome(key, esp_message_id=_esp_message_id(email)))
+            refusal = _esp_refusal(email)
+            if refusal is not None:
+                outcomes.append(SendOutcome(key, failure=refusal))
+            else:
+                outcomes.append(SendOutcome(key, esp_message_id=_esp_message_id(email)))
     finally:
         try:
             connection.close()

@@ -110,9 +110,9 @@ def record_outcomes(
         if failure.permanent or gave_up:
             message.status = Message.Status.FAILED
             message.last_error = (
-                f"gave up after {message.attempts} attempts: {failure.reason}"
+                f"gave up after {message.attempts} attempts: {failure.describe()}"
                 if gave_up
-                else failure.reason
+                else failure.describe()
             )
             failed.append(message)
             event_type = DeliveryEvent.Type.FAILED
@@ -126,7 +126,7 @@ def record_outcomes(
             message.next_attempt_at = now + timedelta(seconds=delay)
             # Not with the broker any more: the sweep hands it over when the retry is due.
             message.queued_at = None
-            message.last_error = f"attempt {message.attempts}: {failure.reason}"
+            message.last_error = f"attempt {message.attempts}: {failure.describe()}"
             retried.append(message)
             event_type = DeliveryEvent.Type.DEFERRED
         events.append(

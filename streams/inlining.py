@@ -16,6 +16,9 @@ _premailer = Premailer(
     disable_leftover_css=False,
     keep_style_tags=False,
     strip_important=False,
+    # No width/align/bgcolor attributes derived from the CSS: the marketer's markup stays
+    # exactly as written; only style attributes are added.
+    disable_basic_attributes=["align", "valign", "bgcolor", "width", "height"],
     cssutils_logging_level=logging.CRITICAL,
 )
 _lock = threading.Lock()

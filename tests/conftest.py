@@ -171,6 +171,8 @@ class Api:
         self, method: str, path: str, body: Any = None, raw: bytes | None = None, **headers: str
     ):
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        if method == "get":
+            data = None
         with self.capture(execute=True):
             response = getattr(self.client, method)(
                 path, data=data, content_type="application/json", **headers

@@ -1,0 +1,85 @@
+"""Settings come from the environment; bad values stop start-up naming the variable."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS"}
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env={**environment, **env},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path):
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        ALLOWED_HOSTS="mail.example.com",
+        HTTPS="1",
+        VAR_DIR=str(tmp_path),
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("Q_WORKERS", "many"),
+        ("DEBUG", "maybe"),
+        ("TRIGGERED_EMAIL_SMTP_PORT", "0"),
+        ("API_RATE_LIMIT", "fast"),
+        ("SECRET_KEY", "short"),
+        ("TRIGGERED_EMAIL_BACKEND", "postmark"),
+        ("LOG_LEVEL", "LOUD"),
+        ("DATABASE_URL", "nosuchdb://x"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_variable(tmp_path, variable, value):
+    result = manage("check", VAR_DIR=str(tmp_path), **{variable: value})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert variable in result.stderr.splitlines()[-1]
+
+
+def test_debug_is_off_unless_asked_for(tmp_path):
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        VAR_DIR=str(tmp_path),
+    )
+
+    assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_workers_never_use_a_connection_pool(settings):
+    # django-q2 forks its workers; pooled connections shared across forks corrupt results.
+    options = settings.DATABASES["default"].get("OPTIONS", {})
+    assert not options.get("pool")
+    assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
+    assert settings.Q_CLUSTER["save_limit"] == -1
