@@ -42,6 +42,7 @@ def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
     If the broker is unreachable the messages stay `queued` with no hand-over time, and the next
     sweep hands them over again.
     """
+    # Imported here: tasks imports this module to re-enqueue from the sweep.
     from delivery.tasks import send_messages
 
     size = settings.TRIGGERED_EMAIL_CHUNK_SIZE

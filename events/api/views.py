@@ -70,6 +70,27 @@ def errors_by_key(errors: list[ItemError]) -> dict[str, dict[str, str]]:
     return grouped
 
 
+def batch_entries(entries: Any, errors: list[ItemError]) -> list[tuple[int, dict[str, Any]]]:
+    """The objects of a batch's `contacts` list (≤ API_MAX_BATCH); other entries become errors."""
+    if not isinstance(entries, list):
+        raise ReplyError(ReplyCode.INVALID_FIELD, "contacts must be a list of objects.")
+    if len(entries) > settings.API_MAX_BATCH:
+        raise ReplyError(
+            ReplyCode.BATCH_TOO_LARGE,
+            f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH} "
+            f"({len(entries)} contacts): split it into several requests.",
+        )
+    objects = []
+    for index, entry in enumerate(entries):
+        if isinstance(entry, dict):
+            objects.append((index, entry))
+        else:
+            errors.append(
+                ItemError(f"#{index}", ReplyCode.INVALID_FIELD, "each contact must be an object")
+            )
+    return objects
+
+
 class EventTriggerView(ApiView):
     """POST /api/v2/event/{id}/trigger — one contact, or `contacts` (≤ 1000) in a batch."""
 
@@ -93,24 +114,8 @@ class EventTriggerView(ApiView):
             )
             return ok({"trigger": result.trigger.pk, "messages": message_summary(result)})
 
-        contacts = body["contacts"]
-        if not isinstance(contacts, list):
-            raise ReplyError(ReplyCode.INVALID_FIELD, "contacts must be a list of objects.")
-        if len(contacts) > settings.API_MAX_BATCH:
-            raise ReplyError(
-                ReplyCode.BATCH_TOO_LARGE,
-                f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH} "
-                f"({len(contacts)} contacts): split it into several requests.",
-            )
         items, errors = [], []
-        for index, entry in enumerate(contacts):
-            if not isinstance(entry, dict):
-                errors.append(
-                    ItemError(
-                        f"#{index}", ReplyCode.INVALID_FIELD, "each contact must be a JSON object"
-                    )
-                )
-                continue
+        for index, entry in batch_entries(body["contacts"], errors):
             try:
                 items.append(parse_item(entry, key_field))
             except ReplyError as exc:
@@ -221,13 +226,6 @@ class ContactView(ApiView):
         entries = body.get("contacts")
         if entries is None:
             entries = [{k: v for k, v in body.items() if k != "key_id"}]
-        if not isinstance(entries, list):
-            raise ReplyError(ReplyCode.INVALID_FIELD, "contacts must be a list of objects.")
-        if len(entries) > settings.API_MAX_BATCH:
-            raise ReplyError(
-                ReplyCode.BATCH_TOO_LARGE,
-                f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH}.",
-            )
         key_names = {
             KeyField.EMAIL: ("3", "email"),
             KeyField.ID: ("id",),
@@ -235,14 +233,7 @@ class ContactView(ApiView):
         }[key_field]
         ids: list[str] = []
         errors: list[ItemError] = []
-        for index, entry in enumerate(entries):
-            if not isinstance(entry, dict):
-                errors.append(
-                    ItemError(
-                        f"#{index}", ReplyCode.INVALID_FIELD, "each contact must be a JSON object"
-                    )
-                )
-                continue
+        for index, entry in batch_entries(entries, errors):
             raw_key = next((entry[n] for n in key_names if n in entry), None)
             key = normalise_key_value(key_field, raw_key)
             if key is None:
