@@ -347,7 +347,15 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
     import sys
     from pathlib import Path
 
+    from django_q.brokers import get_broker
+
+    from delivery.queue import LANES
+
     settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE = False
+    # Tasks other tests left in a Redis queue name rows of databases long gone: drop them so
+    # the cluster only sees this test's work.
+    for lane in LANES:
+        get_broker(lane).delete_queue()
     root = Path(__file__).resolve().parent.parent
     started: list[subprocess.Popen] = []
 
