@@ -190,7 +190,7 @@ def advance_run(run_id: int, now: datetime | None = None) -> str | None:
             if run.claim_token != token:
                 return None
             steps = list(run.program.steps.order_by("position"))
-            if not _execute_next(run, steps, token, now):
+            if not execute_next_step(run, steps, token, now):
                 return ProgramRun.objects.values_list("status", flat=True).get(pk=run_id)
     except ClaimLost:
         logger.warning("Run %s was taken over by another worker; this one stepped back", run_id)
@@ -205,10 +205,17 @@ def _next_step(steps: list[ProgramStep], position: int) -> ProgramStep | None:
     return next((step for step in steps if step.position > position), None)
 
 
-def _execute_next(run: ProgramRun, steps: list[ProgramStep], token: uuid.UUID, now: datetime):
+def execute_next_step(run: ProgramRun, steps: list[ProgramStep], token: uuid.UUID, now: datetime):
     """Execute the run's next step in one transaction; True if the run goes straight on."""
     step = _next_step(steps, run.position)
     with transaction.atomic():
+        # Hold the run's row for the whole step (PostgreSQL; SQLite locks the database): recovery
+        # cannot hand it to another worker between this check and the step's last write.
+        owned = ProgramRun.objects.select_for_update().filter(
+            pk=run.pk, claim_token=token, status=Status.RUNNING
+        )
+        if not owned.exists():
+            raise ClaimLost(run.pk)
         if step is None:
             _update_claimed(run, token, _ended(Status.FINISHED, now))
             return False
