@@ -10,8 +10,10 @@ from django.core.exceptions import ValidationError
 
 from delivery.models import Message
 from events.json_paths import read_path
-from events.models import Contact, Integration, IntegrationCall, Trigger
+from events.models import Contact, Integration, IntegrationCall, ProgramRun, Trigger
 from tests.hooks_support import make_integration, post_hook
+from tests.programs_support import make_program, wait
+from tests.programs_support import send as send_step
 
 pytestmark = pytest.mark.django_db
 
@@ -274,3 +276,22 @@ def test_paths_read_nested_fields_lists_and_alternatives():
     assert read_path(document, "items.0.sku") == "A"
     assert read_path(document, "items.3.sku") is None
     assert read_path(document, "customer.email.domain") is None
+
+
+def test_a_call_for_an_event_that_only_starts_a_program_enters_it_once(
+    client, django_capture_on_commit_callbacks, smtp_server, crm, make_event, make_stream
+):
+    crm.event.streams.update(status="draft")
+    later = make_stream(make_event("later"), name="Later", subject="Later")
+    make_program(crm.event, wait(days=1), send_step(later))
+
+    first = send(client, django_capture_on_commit_callbacks)
+    retry = send(client, django_capture_on_commit_callbacks)
+
+    assert first.status_code == 200
+    assert first.json()["outcome"] == "accepted"
+    assert len(first.json()["runs"]) == 1
+    assert retry.json()["outcome"] == "duplicate"
+    run = ProgramRun.objects.get()
+    assert run.data == {"confirm_url": "https://app.example.com/confirm/abc", "plan": "pro"}
+    assert not Message.objects.exists()
