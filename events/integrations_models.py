@@ -39,7 +39,7 @@ class Integration(models.Model):
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(
-        max_length=100, unique=True, help_text="The webhook URL is /hooks/<slug>/."
+        max_length=100, unique=True, help_text="Part of the webhook URL: /hooks/your-slug/."
     )
     event = models.ForeignKey(
         "events.ExternalEvent",

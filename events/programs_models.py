@@ -145,9 +145,8 @@ class ProgramStep(models.Model):
                 if self.on_false == self.OnFalse.STOP
                 else f"skip {self.skip_steps} step{'s' if self.skip_steps != 1 else ''}"
             )
-            return (
-                f"if {self.subject} {self.field} {self.get_operator_display()}{value} (else {then})"
-            )
+            subject = self.get_subject_display()
+            return f"if {subject} {self.field} {self.get_operator_display()}{value} (else {then})"
         if self.kind == self.Kind.SEND:
             return f"send {self.stream}"
         return "end"
