@@ -38,3 +38,7 @@ class ApiCredentialAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+
+# Integrations and automation programs (issue 6) register their admin in modules of their own.
+from events import admin_integrations, admin_programs  # noqa: E402, F401

@@ -7,6 +7,9 @@ class EventsConfig(AppConfig):
     verbose_name = "Events and contacts"
 
     def ready(self) -> None:
+        from events import integrations_tasks, programs_tasks
         from events.tasks import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self)
+        post_migrate.connect(programs_tasks.ensure_schedules, sender=self)
+        post_migrate.connect(integrations_tasks.ensure_schedules, sender=self)

@@ -152,3 +152,13 @@ class IdempotentRequest(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+# Integrations and automation programs keep their models in modules of their own (issue 6).
+from events.integrations_models import Integration, IntegrationCall  # noqa: E402, F401
+from events.programs_models import (  # noqa: E402, F401
+    Program,
+    ProgramRun,
+    ProgramRunStep,
+    ProgramStep,
+)

@@ -30,6 +30,7 @@ from delivery.outbox import (
 )
 from events.contacts import KeyField, find_contacts, normalise_key_value
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger
+from events.programs import Entered, enter_programs, entry_programs
 from events.reply_codes import ReplyCode, ReplyError
 from streams.models import MailStream
 
@@ -67,6 +68,8 @@ class TriggerResult:
     written: list[Written]
     errors: list[ItemError]
     contacts: list[Contact]
+    # Runs started in automation programs whose entry event this is.
+    runs: list[Entered] = field(default_factory=list)
 
 
 # --- validating what a client sent -----------------------------------------------------------
@@ -233,15 +236,18 @@ def trigger_event(
 ) -> TriggerResult:
     """Trigger `event` for the contacts named in `items`; per-contact problems become errors.
 
-    Raises ReplyError(5005) when no live or paused stream is linked to the event, and with
-    `all_or_nothing` the first contact's problem instead of writing anything.
+    Each contact also enters the active (and paused) automation programs with this entry event.
+    Raises ReplyError(5005) when neither a live or paused stream nor such a program is linked to
+    the event, and with `all_or_nothing` the first contact's problem instead of writing anything.
     """
     streams = linked_streams(event)
-    if not streams:
+    programs = entry_programs(event)
+    if not streams and not programs:
         raise ReplyError(
             ReplyCode.NO_LIVE_STREAM,
-            f"No live mail stream is linked to event {event.pk} ({event.name}): launch a stream "
-            "for this event in the admin first.",
+            f"No live mail stream or active automation program is linked to event {event.pk} "
+            f"({event.name}): launch a stream or activate a program for this event in the admin "
+            "first.",
         )
     errors = list(errors)
     found = find_contacts(key_field, [item.key for item in items])
@@ -283,9 +289,10 @@ def trigger_event(
             )
             for index, (item, contact) in enumerate(accepted)
         ]
-        trigger, written = _write(
+        trigger, written, runs = _write(
             event=event,
             streams=streams,
+            programs=programs,
             recipients=recipients,
             source=source,
             credential=credential,
@@ -297,13 +304,14 @@ def trigger_event(
     except BaseException:
         discard_stored([a for files in stored.values() for a in files])
         raise
-    return TriggerResult(trigger, written, errors, [contact for _, contact in accepted])
+    return TriggerResult(trigger, written, errors, [contact for _, contact in accepted], runs)
 
 
 def _write(
     *,
     event,
     streams,
+    programs,
     recipients,
     source,
     credential,
@@ -311,7 +319,7 @@ def _write(
     trigger_id,
     event_time,
     error_count,
-) -> tuple[Trigger, list[Written]]:
+) -> tuple[Trigger, list[Written], list[Entered]]:
     # Two concurrent calls with the same trigger_id both find no earlier message and race on the
     # unique dedup key; the loser runs once more and then sees the winner's rows.
     for attempt in range(2):
@@ -332,7 +340,8 @@ def _write(
                 )
                 trigger.message_count = sum(1 for w in written if not w.duplicate)
                 trigger.save(update_fields=["message_count"])
-                return trigger, written
+                runs = enter_programs(programs, trigger, recipients)
+                return trigger, written, runs
         except IntegrityError:
             if attempt:
                 raise

@@ -278,6 +278,22 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
+# --- Integrations (inbound webhooks) and automation programs ----------------------------------
+
+# Webhook bodies larger than this are refused (413) before their signature is checked.
+INTEGRATION_MAX_BODY_BYTES = env_int("INTEGRATION_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+# Days the call log of each integration is kept (anyone can post to a hook URL).
+INTEGRATION_CALL_LOG_DAYS = env_int("INTEGRATION_CALL_LOG_DAYS", 30, minimum=1)
+# A run claimed longer than this belongs to a worker that died; another worker continues it.
+PROGRAM_RUN_CLAIM_TIMEOUT_SECONDS = env_int(
+    "PROGRAM_RUN_CLAIM_TIMEOUT_SECONDS", Q_TASK_TIMEOUT + 60, minimum=Q_TASK_TIMEOUT + 1
+)
+# Claims without progress (errors, dead workers) before a run is marked failed.
+PROGRAM_RUN_MAX_ATTEMPTS = env_int("PROGRAM_RUN_MAX_ATTEMPTS", 5, minimum=1)
+# Runs per queued task, and the most due runs one pick-up (every minute) hands to the workers.
+PROGRAM_RUNS_PER_TASK = env_int("PROGRAM_RUNS_PER_TASK", 100, minimum=1)
+PROGRAM_PICKUP_LIMIT = env_int("PROGRAM_PICKUP_LIMIT", 10_000, minimum=1)
+
 # --- Files --------------------------------------------------------------------------------------
 
 STATIC_URL = "static/"

@@ -10,5 +10,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("events.api.urls")),
+    path("hooks/", include("events.hooks.urls")),
     path("healthz", healthz),
 ]

@@ -193,6 +193,15 @@ class EventDeleteView(ApiView):
                 f"Event {event.pk} is used by mail streams ({', '.join(streams)}): link them to "
                 "another event first.",
             )
+        users = [f"program {n}" for n in event.programs.values_list("name", flat=True)] + [
+            f"integration {n}" for n in event.integrations.values_list("name", flat=True)
+        ]
+        if users:
+            raise ReplyError(
+                ReplyCode.EVENT_IN_USE,
+                f"Event {event.pk} is used by {', '.join(users)}: point them at another event "
+                "or delete them first.",
+            )
         event.delete()
         return ok({"id": int(event_id)})
 
@@ -206,7 +215,8 @@ class EventUsagesView(ApiView):
             {"id": s.pk, "name": s.name, "status": s.status, "kind": s.kind}
             for s in event.streams.all()
         ]
-        return ok({"streams": streams, "programs": []})
+        programs = [{"id": p.pk, "name": p.name, "status": p.status} for p in event.programs.all()]
+        return ok({"streams": streams, "programs": programs})
 
 
 class ContactView(ApiView):
