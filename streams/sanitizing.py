@@ -259,6 +259,8 @@ _HTML_CLOSE = re.compile(r"</html\s*>\s*\Z", re.IGNORECASE)
 _TBODY_OPEN = re.compile(r"<tbody\b[^<>]*>", re.IGNORECASE)
 _TBODY_CLOSE = re.compile(r"</tbody\s*>", re.IGNORECASE)
 _IMPLIED_TBODY = re.compile(r"</?tbody>")
+# html5lib writes boolean attributes it does not know as such (`<td nowrap>`) as `nowrap=""`.
+_EMPTY_BOOLEAN = re.compile(r'(\s(?:nowrap|noshade|compact))=""')
 _WRAPPED_TOKEN = re.compile(r"<!--(" + TEMPLATE_TOKEN.pattern + r")-->")
 
 
@@ -347,6 +349,7 @@ def clean_template_html(source: str) -> str:
     html = _wrap_text_tokens(html)
     html = _clean_document(html)
     html = _IMPLIED_TBODY.sub("", html)
+    html = _EMPTY_BOOLEAN.sub(r"\1", html)
     html = aside.put_back(html)
     html = _WRAPPED_TOKEN.sub(r"\1", html)
     return _restore_kept(protected, html)
