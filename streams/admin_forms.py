@@ -85,7 +85,7 @@ class MailStreamForm(forms.ModelForm):
 
     subject = forms.CharField(
         max_length=998,
-        widget=forms.TextInput(attrs={"size": 80}),
+        widget=forms.TextInput(attrs={"class": "vLargeTextField"}),
         help_text="Template syntax works here too: Your order #{{ event.order_id }}",
     )
     html_source = forms.CharField(
