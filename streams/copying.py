@@ -72,10 +72,10 @@ COPIED_FIELDS = (
 
 def copy_stream(stream: MailStream, *, name: str = "", author: Any = None) -> MailStream:
     """A draft copy of `stream`: its settings, its draft (else current) content, its files."""
-    files = [
-        (attachment.filename, attachment.file.open("rb").read())
-        for attachment in stream.attachments.all()
-    ]
+    files = []
+    for attachment in stream.attachments.all():
+        with attachment.file.open("rb") as handle:
+            files.append((attachment.filename, handle.read()))
     content = content_of(stream)
     with transaction.atomic():
         copy = MailStream.objects.create(

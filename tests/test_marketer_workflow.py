@@ -8,6 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from delivery.models import Message
 from events.models import Contact
+from streams.attachments import attach_file
 from streams.models import EmailCampaign, MailStream, StreamVersion
 
 pytestmark = pytest.mark.django_db
@@ -225,8 +226,45 @@ def test_versions_stay_readable_with_a_diff_against_the_previous(admin_client, m
     assert "first version" in first
 
 
+def test_static_attachment_uploaded_in_the_admin_goes_with_every_message(
+    admin_client, api, smtp_server, make_stream, make_contact
+):
+    stream = make_stream()
+    make_contact()
+    upload = SimpleUploadedFile("../Preisliste März.pdf", b"%PDF-1.4 prices", "application/pdf")
+
+    response = admin_client.post(
+        f"/admin/streams/mailstream/{stream.pk}/change/",
+        stream_form(
+            stream,
+            **{
+                "attachments-TOTAL_FORMS": "1",
+                "attachments-0-file": upload,
+                "attachments-0-stream": str(stream.pk),
+            },
+        ),
+    )
+    api.post(
+        f"/api/v2/event/{stream.event_id}/trigger",
+        {"key_id": "3", "external_id": "jane@example.org", "data": {}},
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    [attachment] = stream.attachments.all()
+    assert (attachment.filename, attachment.content_type, attachment.size) == (
+        "Preisliste März.pdf",
+        "application/pdf",
+        15,
+    )
+    [mail] = smtp_server.wait_for(1)
+    [part] = mail.message.iter_attachments()
+    assert part.get_filename() == "Preisliste März.pdf"
+    assert part.get_payload(decode=True) == b"%PDF-1.4 prices"
+
+
 def test_copy_stream_action_creates_a_draft_copy(admin_client, make_stream):
     stream = make_stream()
+    attach_file(stream, "terms.pdf", b"%PDF terms")
 
     admin_client.post(
         "/admin/streams/mailstream/",
@@ -238,6 +276,10 @@ def test_copy_stream_action_creates_a_draft_copy(admin_client, make_stream):
     assert copy.current_version is None
     assert copy.versions.get().html_source == stream.current_version.html_source
     assert copy.event == stream.event
+    [copied] = copy.attachments.all()
+    assert copied.filename == "terms.pdf"
+    with copied.file.open("rb") as handle:
+        assert handle.read() == b"%PDF terms"
 
 
 def test_stream_list_shows_status_event_lane_version_and_recent_sends(
