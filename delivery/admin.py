@@ -258,6 +258,8 @@ class MessageAdmin(admin.ModelAdmin):
             parts.append(f"{result.suppressed} not resent: the recipient is suppressed")
         if result.not_failed:
             parts.append(f"{result.not_failed} skipped: they had not failed")
+        if result.tests:
+            parts.append(f"{result.tests} test sends skipped: send a new test instead")
         self.message_user(request, "; ".join(parts) + ".", messages.SUCCESS)
 
     @admin.action(description="Release the selected held messages", permissions=["release"])

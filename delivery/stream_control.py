@@ -52,6 +52,7 @@ class ResendResult:
     resent: int
     suppressed: int
     not_failed: int
+    tests: int = 0
 
 
 def _refresh(stream: MailStream) -> MailStream:
@@ -195,15 +196,17 @@ def release_stranded_held() -> ReleaseResult:
 def resend_failed(messages: QuerySet[Message]) -> ResendResult:
     """Queue failed messages among `messages` (a queryset) again with a fresh set of attempts.
 
-    Recipients suppressed meanwhile (hard bounce, complaint) are not resent.
+    Recipients suppressed meanwhile (hard bounce, complaint) are not resent, nor are test sends:
+    a test may have rendered a draft, and lanes only ever render published versions.
     """
     now = timezone.now()
-    candidates = list(messages.values_list("pk", "status", "recipient", "stream_id"))
+    candidates = list(messages.values_list("pk", "status", "recipient", "stream_id", "is_test"))
     failed = [
         (pk, email, stream_id)
-        for pk, status, email, stream_id in candidates
-        if status == Message.Status.FAILED
+        for pk, status, email, stream_id, is_test in candidates
+        if status == Message.Status.FAILED and not is_test
     ]
+    tests = sum(1 for *_, is_test in candidates if is_test)
     suppressed_pairs = set(
         Suppression.objects.filter(email__in={email.lower() for _, email, _ in failed})
         .filter(Q(stream__isnull=True) | Q(stream_id__in={s for _, _, s in failed}))
@@ -236,5 +239,6 @@ def resend_failed(messages: QuerySet[Message]) -> ResendResult:
     return ResendResult(
         resent=resent,
         suppressed=len(failed) - len(to_resend),
-        not_failed=len(candidates) - len(failed),
+        not_failed=len(candidates) - len(failed) - tests,
+        tests=tests,
     )

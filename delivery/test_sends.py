@@ -133,7 +133,7 @@ def _record_outcome(
     with transaction.atomic():
         if failure is None:
             Message.objects.filter(pk=message.pk).update(
-                status=Message.Status.SENT, sent_at=now, esp_message_id=esp_message_id
+                status=Message.Status.SENT, sent_at=now, esp_message_id=esp_message_id, attempts=1
             )
             DeliveryEvent.objects.create(
                 message=message,
@@ -144,7 +144,7 @@ def _record_outcome(
         else:
             # A test is not retried: the marketer sees the reason and tries again.
             Message.objects.filter(pk=message.pk).update(
-                status=Message.Status.FAILED, last_error=failure.reason
+                status=Message.Status.FAILED, last_error=failure.reason, attempts=1
             )
             DeliveryEvent.objects.create(
                 message=message,

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from delivery import admin_paging
 from delivery.models import Message, Suppression
 from delivery.stream_control import pause_stream
+from delivery.test_sends import send_test
 
 pytestmark = pytest.mark.django_db
 
@@ -147,3 +148,22 @@ def test_release_held_sends_the_selected_held_messages_once(
     assert len(smtp_server.received) == 1
     held.refresh_from_db()
     assert held.status == Message.Status.SENT
+
+
+def test_failed_test_sends_are_not_resent(admin_client, smtp_server, make_stream):
+    stream = make_stream()
+    smtp_server.rcpt_replies["qa@example.org"] = "550 5.1.1 no such user"
+    failed = send_test(stream, "qa@example.org").message
+    smtp_server.rcpt_replies.clear()
+
+    response = admin_client.post(
+        "/admin/delivery/message/",
+        {"action": "resend_failed_messages", "_selected_action": [failed.pk]},
+        follow=True,
+    )
+
+    assert "1 test sends skipped" in response.content.decode()
+    failed.refresh_from_db()
+    assert failed.status == Message.Status.FAILED
+    assert failed.attempts == 1
+    assert smtp_server.received == []
