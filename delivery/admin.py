@@ -85,6 +85,8 @@ class MessageAdmin(admin.ModelAdmin):
         "An exact recipient address, client trigger id, Message-ID or message number."
     )
     show_full_result_count = False
+    # "Show counts" would count every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     list_per_page = 100
     list_select_related = ["stream", "version"]
@@ -183,10 +185,10 @@ class MessageAdmin(admin.ModelAdmin):
             return ""
         return format_html('<strong style="color:#b45309">{}</strong>', "TEST")
 
-    @admin.display(description="")
+    @admin.display(description="sent by")
     def test_banner(self, message: Message) -> str:
         if not message.is_test:
-            return "A real message (not a test)."
+            return "a trigger (a real message, not a test)"
         return format_html(
             '<strong style="color:#b45309">{}</strong>',
             "TEST SEND — sent by a person from the admin or the command line, not by a trigger.",

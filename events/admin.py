@@ -141,6 +141,7 @@ class ContactAdmin(admin.ModelAdmin):
     search_fields = ["=email", "=external_id"]
     search_help_text = "An exact email address or external id."
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
     change_list_template = "admin/events/contact/change_list.html"
     fields = ["email", "external_id", "first_name", "last_name", "fields", "opt_in"]
@@ -217,6 +218,7 @@ class TriggerAdmin(admin.ModelAdmin):
     search_fields = ["=trigger_id", "=idempotency_key"]
     raw_id_fields = ["event", "credential"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = CappedCountPaginator
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
