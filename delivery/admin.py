@@ -1,6 +1,18 @@
-from django.contrib import admin
+from typing import Any
 
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from delivery.admin_paging import CappedCountPaginator
+from delivery.message_display import render_for_display
 from delivery.models import DeliveryEvent, Message, Suppression
+from delivery.queue import LANES
+from delivery.stream_control import release_held, resend_failed
+from streams.rendering import TemplateProblem
 
 
 class DeliveryEventInline(admin.TabularInline):
@@ -14,32 +26,253 @@ class DeliveryEventInline(admin.TabularInline):
         return False
 
 
+class LaneFilter(admin.SimpleListFilter):
+    """The lanes by name: no SELECT DISTINCT over millions of messages to find them."""
+
+    title = "lane"
+    parameter_name = "lane"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(lane, lane) for lane in LANES]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(lane=self.value()) if self.value() else queryset
+
+
+class TestSendFilter(admin.SimpleListFilter):
+    title = "test sends"
+    parameter_name = "test"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("only", "only test sends"), ("none", "without test sends")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "only":
+            return queryset.filter(is_test=True)
+        if self.value() == "none":
+            return queryset.filter(is_test=False)
+        return queryset
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
+    """The message log: read-only, searchable and fast on millions of rows.
+
+    Never counts the whole table (CappedCountPaginator, no full result count), filters only on
+    indexed columns with fixed choices, and searches by exact values through indexes.
+    """
+
     list_display = [
         "id",
+        "received_at",
         "recipient",
         "stream",
-        "status",
-        "skip_reason",
+        "version_number",
+        "status_label",
         "lane",
-        "received_at",
+        "test_badge",
         "sent_at",
     ]
-    list_filter = ["status", "lane", "stream"]
-    search_fields = ["=recipient", "=client_trigger_id", "=message_id"]
-    # The log grows to millions of rows: no full count, no sorting the whole table by default.
+    list_filter = [
+        "status",
+        "stream",
+        LaneFilter,
+        ("received_at", admin.DateFieldListFilter),
+        TestSendFilter,
+    ]
+    search_fields = ["recipient"]
+    search_help_text = (
+        "An exact recipient address, client trigger id, Message-ID or message number."
+    )
     show_full_result_count = False
-    list_select_related = ["stream"]
-    raw_id_fields = ["trigger", "stream", "version", "contact"]
-    date_hierarchy = None
+    # "Show counts" would count every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = CappedCountPaginator
+    list_per_page = 100
+    list_select_related = ["stream", "version"]
+    actions = ["resend_failed_messages", "release_held_messages"]
     inlines = [DeliveryEventInline]
+    change_form_template = "admin/delivery/message/change_form.html"
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "test_banner",
+                    "recipient",
+                    "stream",
+                    "version",
+                    "status_label",
+                    "last_error",
+                    "lane",
+                    "attempts",
+                    "message_id",
+                    "esp_message_id",
+                ]
+            },
+        ),
+        (
+            "Trigger",
+            {"fields": ["trigger_link", "client_trigger_id", "contact", "event_time", "data"]},
+        ),
+        ("Timeline", {"fields": ["received_at", "queued_at", "sent_at", "updated_at"]}),
+        ("Attachments", {"fields": ["attachment_list"]}),
+    ]
+    readonly_fields = [
+        "test_banner",
+        "recipient",
+        "stream",
+        "version",
+        "status_label",
+        "last_error",
+        "lane",
+        "attempts",
+        "message_id",
+        "esp_message_id",
+        "trigger_link",
+        "client_trigger_id",
+        "contact",
+        "event_time",
+        "data",
+        "received_at",
+        "queued_at",
+        "sent_at",
+        "updated_at",
+        "attachment_list",
+    ]
 
-    def has_add_permission(self, request) -> bool:
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return super().get_queryset(request).defer("data", "last_error")
+
+    def get_object(self, request: HttpRequest, object_id: str, from_field: Any = None) -> Any:
+        # The detail page shows the data the list does not load.
+        queryset = Message.objects.select_related("stream", "version", "contact", "trigger")
+        try:
+            return queryset.get(pk=int(object_id))
+        except (ValueError, Message.DoesNotExist):
+            return None
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        """Exact matches only, each served by an index (no LIKE over millions of rows)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        bare = term.strip("<>")
+        condition = (
+            Q(recipient__in={term, term.lower()})
+            | Q(client_trigger_id=term)
+            | Q(message_id__in={term, f"<{bare}>"})
+        )
+        if term.lstrip("#").isdigit():
+            condition |= Q(pk=int(term.lstrip("#")))
+        return queryset.filter(condition), False
+
+    @admin.display(description="version")
+    def version_number(self, message: Message) -> str:
+        return f"v{message.version.number}"
+
+    @admin.display(description="status", ordering="status")
+    def status_label(self, message: Message) -> str:
+        if message.skip_reason:
+            return f"{message.status}: {message.get_skip_reason_display()}"
+        return message.get_status_display()
+
+    @admin.display(description="test", boolean=False)
+    def test_badge(self, message: Message) -> str:
+        if not message.is_test:
+            return ""
+        return format_html('<strong style="color:#b45309">{}</strong>', "TEST")
+
+    @admin.display(description="sent by")
+    def test_banner(self, message: Message) -> str:
+        if not message.is_test:
+            return "a trigger (a real message, not a test)"
+        return format_html(
+            '<strong style="color:#b45309">{}</strong>',
+            "TEST SEND — sent by a person from the admin or the command line, not by a trigger.",
+        )
+
+    @admin.display(description="trigger")
+    def trigger_link(self, message: Message) -> str:
+        trigger = message.trigger
+        if trigger is None:
+            return "—"
+        return format_html(
+            '<a href="{}">#{}</a> ({}, {})',
+            reverse("admin:events_trigger_change", args=[trigger.pk]),
+            trigger.pk,
+            trigger.get_source_display(),
+            timezone.localtime(trigger.received_at).strftime("%Y-%m-%d %H:%M:%S"),
+        )
+
+    @admin.display(description="files")
+    def attachment_list(self, message: Message) -> str:
+        per_trigger = [(a.filename, a.content_type, a.size) for a in message.attachments.all()]
+        static = [(a.filename, a.content_type, a.size) for a in message.stream.attachments.all()]
+        if not per_trigger and not static:
+            return "none"
+        return format_html_join(
+            format_html("<br>"),
+            "{} ({}, {} bytes) — {}",
+            [(*row, "sent with the trigger") for row in per_trigger]
+            + [(*row, "static file of the stream (as it is now)") for row in static],
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Message | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            try:
+                context["rendered"] = render_for_display(obj)
+            except TemplateProblem as problem:
+                context["render_problem"] = problem
+            context["timeline"] = obj.events.all()
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_resend_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("delivery.resend_message")
+
+    def has_release_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("delivery.release_message")
+
+    @admin.action(description="Resend the selected failed messages", permissions=["resend"])
+    def resend_failed_messages(self, request: HttpRequest, queryset: QuerySet) -> None:
+        result = resend_failed(queryset)
+        parts = [f"{result.resent} failed messages queued again"]
+        if result.suppressed:
+            parts.append(f"{result.suppressed} not resent: the recipient is suppressed")
+        if result.not_failed:
+            parts.append(f"{result.not_failed} skipped: they had not failed")
+        if result.tests:
+            parts.append(f"{result.tests} test sends skipped: send a new test instead")
+        self.message_user(request, "; ".join(parts) + ".", messages.SUCCESS)
+
+    @admin.action(description="Release the selected held messages", permissions=["release"])
+    def release_held_messages(self, request: HttpRequest, queryset: QuerySet) -> None:
+        result = release_held(queryset, expire=False)
+        self.message_user(
+            request,
+            f"{result.released} held messages released to their lanes (sent even if their "
+            "stream is still paused).",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Suppression)

@@ -66,6 +66,10 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        permissions = [
+            ("resend_message", "Can resend failed messages"),
+            ("release_message", "Can release held messages"),
+        ]
         indexes = [
             # Serves the sweep: queued messages whose (re)try time has come.
             models.Index(
@@ -91,6 +95,18 @@ class Message(models.Model):
             models.Index(fields=["received_at"], name="message_received_idx"),
             # Serves search by recipient and the suppression check's history.
             models.Index(fields=["recipient"], name="message_recipient_idx"),
+            # Serves the message log's status filter, newest first.
+            models.Index(fields=["status", "received_at"], name="message_status_received_idx"),
+            # Serves the message log's search by the client's trigger id.
+            models.Index(
+                fields=["client_trigger_id"],
+                condition=~Q(client_trigger_id=""),
+                name="message_client_trigger_idx",
+            ),
+            # Serves the message log's "test sends" filter (test sends are few).
+            models.Index(
+                fields=["received_at"], condition=Q(is_test=True), name="message_test_idx"
+            ),
             # Serves ESP webhooks: map the provider's message id back to the row.
             models.Index(
                 fields=["esp_message_id"],

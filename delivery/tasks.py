@@ -18,6 +18,7 @@ from delivery.failures import Failure, backoff_seconds, classify
 from delivery.models import DeliveryEvent, Message
 from delivery.queue import enqueue
 from delivery.sending import SendOutcome, dedicated_connection, send_batch
+from delivery.stream_control import release_stranded_held
 
 logger = logging.getLogger(__name__)
 
@@ -202,11 +203,20 @@ def sweep() -> dict[str, int]:
     if due:
         Message.objects.filter(pk__in=[pk for pk, _ in due]).update(queued_at=now)
         enqueue(by_lane)
-    if gave_up or revived or due:
+    stranded = release_stranded_held()
+    if gave_up or revived or due or stranded.released or stranded.expired:
         logger.info(
-            "Sweep: %d revived from dead workers, %d failed, %d handed to the lanes",
+            "Sweep: %d revived from dead workers, %d failed, %d handed to the lanes, "
+            "%d held messages of live streams released (%d expired)",
             revived,
             gave_up,
             len(due),
+            stranded.released,
+            stranded.expired,
         )
-    return {"revived": revived, "gave_up": gave_up, "requeued": len(due)}
+    return {
+        "revived": revived,
+        "gave_up": gave_up,
+        "requeued": len(due),
+        "held_released": stranded.released,
+    }

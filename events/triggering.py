@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import mimetypes
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +30,7 @@ from events.contacts import KeyField, find_contacts, normalise_key_value
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger
 from events.programs import Entered, enter_programs, entry_programs
 from events.reply_codes import ReplyCode, ReplyError
+from streams.filenames import clean_filename, content_type_for
 from streams.models import MailStream
 
 EVENT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
@@ -119,19 +118,6 @@ def parse_trigger_id(value: Any) -> str:
     return text
 
 
-_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f"\\/<>:|?*]')
-
-
-def clean_filename(filename: str) -> str:
-    """No paths, no control characters, nothing a mail client or file system chokes on."""
-    name = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE_FILENAME.sub("_", name).strip(" .")
-    if len(name) > 150:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[: 150 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else name[:150]
-    return name or "attachment"
-
-
 def parse_attachments(value: Any) -> list[AttachmentUpload]:
     if value is None:
         return []
@@ -152,15 +138,15 @@ def parse_attachments(value: Any) -> list[AttachmentUpload]:
                 f"attachment[{index}] needs a string filename and base64 string data.",
             )
         try:
-            content = base64.b64decode(entry["data"], validate=True)
+            # Line breaks are allowed: MIME-style encoders wrap base64 at 76 characters.
+            content = base64.b64decode("".join(entry["data"].split()), validate=True)
         except (binascii.Error, ValueError) as exc:
             raise ReplyError(
                 ReplyCode.INVALID_ATTACHMENT,
                 f"attachment[{index}] ({entry['filename']!r}): data is not valid base64.",
             ) from exc
         filename = clean_filename(entry["filename"])
-        content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
-        uploads.append(AttachmentUpload(filename, content, content_type))
+        uploads.append(AttachmentUpload(filename, content, content_type_for(filename)))
     return uploads
 
 

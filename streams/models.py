@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from streams.sanitizing import clean_template_html
+
 
 def sender_domain_allowed(address: str) -> bool:
     """True when `address` is on one of the configured dedicated sender domains."""
@@ -29,6 +31,15 @@ class EmailCampaign(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        # Marketer-authored HTML is cleaned whenever it is saved (streams.sanitizing).
+        self.html = clean_template_html(self.html)
+        super().save(*args, **kwargs)
+
+
+def default_sample_contact() -> dict:
+    return {"first_name": "Jane", "last_name": "Doe", "email": "jane.doe@example.org"}
 
 
 class MailStream(models.Model):
@@ -92,6 +103,18 @@ class MailStream(models.Model):
         blank=True,
         related_name="streams",
     )
+    # What the admin's live preview and test sends render the draft with.
+    sample_data = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="Sample event data (the API call's `data`) for the preview and test sends.",
+    )
+    sample_contact = models.JSONField(
+        default=default_sample_contact,
+        blank=True,
+        help_text="Sample contact for the preview and test sends: first_name, last_name, email, "
+        "external_id and any further fields.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -105,6 +128,15 @@ class MailStream(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # Broadcasts go to many addresses at once: they run on the bulk lane, so they never
+        # delay a time-critical message on the transactional one.
+        if self.kind == self.Kind.BROADCAST:
+            self.lane = self.Lane.BULK
+            if kwargs.get("update_fields") is not None and "kind" in kwargs["update_fields"]:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "lane"}
+        super().save(*args, **kwargs)
+
     @property
     def accepts_triggers(self) -> bool:
         """Live streams send; paused ones hold or discard; drafts are not linked yet."""
@@ -113,6 +145,22 @@ class MailStream(models.Model):
     @property
     def from_address(self) -> str:
         return formataddr((self.sender_name, self.sender_email))
+
+    def launch_problems(self) -> list[str]:
+        """Why this stream cannot send now (empty when it can go live)."""
+        problems = []
+        if not sender_domain_allowed(self.sender_email):
+            domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
+            problems.append(
+                f"The sender address {self.sender_email or '(none)'} is not on a dedicated "
+                f"sender domain ({domains}): change the sender, or ask an operator to add the "
+                "domain to TRIGGERED_EMAIL_SENDER_DOMAINS."
+            )
+        if self.current_version_id is None:
+            problems.append("No version is published yet: publish the draft first.")
+        if self.kind == self.Kind.CONTACT and self.event_id is None:
+            problems.append("No external event is linked: choose the event that triggers it.")
+        return problems
 
     def clean(self) -> None:
         if self.sender_email and not sender_domain_allowed(self.sender_email):
@@ -172,6 +220,8 @@ class StreamVersion(models.Model):
                 f"Version {self.number} of {self.stream} is published and cannot change; "
                 "write a new draft version instead."
             )
+        # Marketer-authored HTML is cleaned whenever it is saved (streams.sanitizing).
+        self.html_source = clean_template_html(self.html_source)
         super().save(*args, **kwargs)
 
     @property

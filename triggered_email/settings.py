@@ -237,6 +237,12 @@ TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS = env_int(
 TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS = env_int(
     "TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS", Q_TASK_TIMEOUT + 60, minimum=Q_TASK_TIMEOUT + 1
 )
+# --- Pausing and resuming streams (marketers' workflow) -------------------------------------------
+# A message held while its stream was paused and older than this when the stream resumes is
+# recorded as expired instead of sent: a password reset or a shipping notice that arrives days
+# late does more harm than good.
+TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS = env_int("TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS", 24, minimum=1)
+
 # Tests run queued work in-process right after commit; never set this in production.
 TRIGGERED_EMAIL_RUN_TASKS_INLINE = env_bool("TRIGGERED_EMAIL_RUN_TASKS_INLINE", False)
 

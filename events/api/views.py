@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from events.api.base import ApiView
 from events.api.envelope import ok
+from events.broadcasting import broadcast, get_broadcast_stream, parse_broadcast
 from events.contacts import (
     ContactDataError,
     KeyField,
@@ -266,6 +267,48 @@ class ContactView(ApiView):
         data: dict[str, Any] = {"ids": ids}
         if errors:
             data["errors"] = errors_by_key(errors)
+        return ok(data)
+
+
+class BroadcastView(ApiView):
+    """POST /api/v2/email/{stream_id}/broadcast — `{"email", "data"}` or `{"recipients": [...]}`.
+
+    Invalid recipients come back in `data.errors[address][code]` (HTTP 200); the valid ones
+    are sent on the bulk lane.
+    """
+
+    def post(self, request: Request, stream_id: str) -> Response:
+        return self.idempotent(request, lambda: self._broadcast(request, stream_id))
+
+    def _broadcast(self, request: Request, stream_id: str) -> Response:
+        body = self.json_object(request)
+        stream = get_broadcast_stream(stream_id)
+        items, errors = parse_broadcast(body)
+        result = broadcast(
+            stream,
+            items,
+            errors=errors,
+            credential=request.auth,
+            idempotency_key=request.META.get("HTTP_IDEMPOTENCY_KEY", ""),
+        )
+        data: dict[str, Any] = {
+            "trigger": result.trigger.pk if result.trigger else None,
+            "messages": [
+                {
+                    "id": w.message.pk,
+                    "recipient": w.message.recipient,
+                    "status": "duplicate" if w.duplicate else w.message.status,
+                    **(
+                        {"reason": w.message.get_skip_reason_display()}
+                        if w.message.skip_reason
+                        else {}
+                    ),
+                }
+                for w in result.written
+            ],
+        }
+        if result.errors:
+            data["errors"] = errors_by_key(result.errors)
         return ok(data)
 
 
