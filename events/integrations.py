@@ -33,6 +33,7 @@ from events.contacts import (
 )
 from events.integrations_models import Integration, IntegrationCall
 from events.integrations_signatures import SignatureError, verify_signature
+from events.json_bodies import contains_nul
 from events.json_paths import read_path
 from events.models import Contact, Trigger
 from events.reply_codes import ReplyCode, ReplyError
@@ -128,6 +129,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
             Outcome.INVALID_BODY,
             400,
             f"The body must be a JSON object, not {type(document).__name__}.",
+        )
+    if contains_nul(document):
+        raise Refusal(
+            Outcome.INVALID_BODY, 400, "The body contains a NUL character (\\u0000): remove it."
         )
     return document
 
@@ -298,6 +303,11 @@ def _log(
         trigger=trigger,
         recipient=(mapped.recipient if mapped else "")[:254],
         client_trigger_id=mapped.trigger_id if mapped else "",
-        body_excerpt=body[:EXCERPT_CHARS].decode("utf-8", "replace") if body else "",
+        # PostgreSQL text cannot hold U+0000, and a refused body may contain anything.
+        body_excerpt=(
+            body[:EXCERPT_CHARS].decode("utf-8", "replace").replace("\x00", "\ufffd")
+            if body
+            else ""
+        ),
     )
     return answer

@@ -456,3 +456,14 @@ def test_trigger_for_paused_stream_is_held(api, smtp_server, make_stream, jane):
     assert response.json()["data"]["messages"][0]["status"] == "held"
     assert Message.objects.get().status == Message.Status.HELD
     assert smtp_server.received == []
+
+
+def test_nul_character_in_data_is_refused_not_a_500(api, stream, jane):
+    # PostgreSQL stores U+0000 neither in text nor in jsonb.
+    response = api.post(
+        url(stream), {"key_id": "3", "external_id": "jane@example.org", "data": {"x": "a\x00b"}}
+    )
+
+    assert reply(response) == (400, 1002)
+    assert "NUL" in response.json()["replyText"]
+    assert_nothing_written()

@@ -164,6 +164,19 @@ def test_body_that_is_not_a_json_object_is_refused(client, django_capture_on_com
     assert {c.outcome for c in IntegrationCall.objects.all()} == {"invalid_body"}
 
 
+def test_body_with_nul_characters_is_refused_and_logged(
+    client, django_capture_on_commit_callbacks, crm
+):
+    # PostgreSQL stores U+0000 neither in text nor in jsonb: refused, logged, never a 500.
+    escaped = send(client, django_capture_on_commit_callbacks, {**SIGNUP, "event": "a\x00b"})
+    raw_nul = send(client, django_capture_on_commit_callbacks, b'{"event": "\x00"')
+
+    assert escaped.status_code == raw_nul.status_code == 400
+    assert "NUL" in escaped.content.decode()
+    assert IntegrationCall.objects.filter(outcome="invalid_body").count() == 2
+    assert not Trigger.objects.exists()
+
+
 def test_disabled_integration_answers_404_and_triggers_nothing(
     client, django_capture_on_commit_callbacks, smtp_server, crm
 ):

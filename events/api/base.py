@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from events.json_bodies import contains_nul
 from events.models import IdempotentRequest
 from events.reply_codes import ReplyCode, ReplyError
 
@@ -55,6 +56,12 @@ class ApiView(APIView):
             raise ReplyError(
                 ReplyCode.DATA_NOT_OBJECT,
                 f"The request body must be a JSON object, not {type(body).__name__}.",
+            )
+        if contains_nul(body):
+            raise ReplyError(
+                ReplyCode.INVALID_FIELD,
+                "The request contains a NUL character (\\u0000), which cannot be stored: "
+                "remove it from the data.",
             )
         return body
 
