@@ -1,0 +1,97 @@
+"""Addresses not to send to: hard bounces and complaints suppress an address for every stream.
+
+The trigger path (delivery.outbox) skips suppressed recipients when it writes the outbox; the send
+path checks again for messages that waited (held while a stream was paused, or queued for a retry)
+while a suppression arrived.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from delivery.models import DeliveryEvent, Message, Suppression
+
+logger = logging.getLogger(__name__)
+
+
+def suppress(
+    email: str, reason: str, *, source_message: Message | None = None, note: str = ""
+) -> Suppression:
+    """Suppress `email` for all streams; an address already suppressed keeps its first reason."""
+    email = email.strip().lower()
+    existing = Suppression.objects.filter(email=email, stream__isnull=True).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            suppression = Suppression.objects.create(
+                email=email, reason=reason, source_message=source_message, note=note
+            )
+    except IntegrityError:
+        # Two webhooks for the same address at once: the other one won.
+        return Suppression.objects.get(email=email, stream__isnull=True)
+    logger.info("Suppressed %s (%s)", email, reason)
+    return suppression
+
+
+def remove_suppression(suppression: Suppression) -> None:
+    """Lift a suppression: the address receives mail again from the next trigger on."""
+    suppression.delete()
+
+
+def skip_suppressed(messages: Sequence[Message]) -> list[Message]:
+    """Mark the claimed `messages` whose recipient was suppressed meanwhile as skipped.
+
+    Messages wait between trigger and send (held while their stream is paused, queued for a
+    retry), and a bounce or complaint may suppress the address in between. Returns the messages
+    that may still be sent.
+    """
+    if not messages:
+        return []
+    emails = {m.recipient.lower() for m in messages}
+    streams = {m.stream_id for m in messages}
+    rows = Suppression.objects.filter(email__in=emails).filter(
+        Q(stream__isnull=True) | Q(stream__in=streams)
+    )
+    suppressed = set(rows.values_list("email", "stream_id"))
+    if not suppressed:
+        return list(messages)
+    keep, skipped = [], []
+    for message in messages:
+        email = message.recipient.lower()
+        if (email, None) in suppressed or (email, message.stream_id) in suppressed:
+            skipped.append(message)
+        else:
+            keep.append(message)
+    if skipped:
+        now = timezone.now()
+        with transaction.atomic():
+            Message.objects.filter(
+                pk__in=[m.pk for m in skipped], status=Message.Status.SENDING
+            ).update(
+                status=Message.Status.SKIPPED,
+                skip_reason=Message.SkipReason.SUPPRESSED,
+                claim_token=None,
+                updated_at=now,
+            )
+            # The timeline says why it was not sent, and the dashboard's refresh sees the change.
+            DeliveryEvent.objects.bulk_create(
+                DeliveryEvent(
+                    message=message,
+                    event_type=DeliveryEvent.Type.REJECTED,
+                    occurred_at=now,
+                    description="not sent: the recipient was suppressed after the trigger",
+                    provider="outbox",
+                )
+                for message in skipped
+            )
+        for message in skipped:
+            message.status = Message.Status.SKIPPED
+            message.skip_reason = Message.SkipReason.SUPPRESSED
+        logger.info("Skipped %d messages to addresses suppressed since trigger", len(skipped))
+    return keep
