@@ -189,9 +189,7 @@ def sweep() -> dict[str, int]:
         )
         # Recorded like every other failure: the timeline and the dashboard's refresh see it.
         DeliveryEvent.objects.bulk_create(
-            DeliveryEvent(
-                message_id=pk, event_type=DeliveryEvent.Type.FAILED, description=reason
-            )
+            DeliveryEvent(message_id=pk, event_type=DeliveryEvent.Type.FAILED, description=reason)
             for pk in exhausted
         )
         revived = stale.update(

@@ -146,9 +146,7 @@ def first_open_recorded(message: Message, user_agent: str) -> bool:
     """Our own pixel: record the first open only (images reload on every view of the mail)."""
     now = timezone.now()
     with transaction.atomic():
-        if not Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(
-            opened_at=now
-        ):
+        if not Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now):
             return False
         record_event(
             message,
