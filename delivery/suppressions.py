@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -39,9 +40,29 @@ def suppress(
     return suppression
 
 
-def remove_suppression(suppression: Suppression) -> None:
-    """Lift a suppression: the address receives mail again from the next trigger on."""
-    suppression.delete()
+def remove_suppression(suppression: Suppression, *, removed_by: Any, note: str) -> None:
+    """Lift a suppression, leaving an audit note in the admin's log (who, when, why).
+
+    The address receives mail again from the next trigger on.
+    """
+    from django.contrib.admin.models import DELETION, LogEntry
+
+    note = note.strip()
+    if not note:
+        raise ValueError("Say why the suppression is removed: the note is the audit record.")
+    source = suppression.source_message_id
+    cause = suppression.get_reason_display() + (f", source message #{source}" if source else "")
+    text = f"Removed suppression of {suppression.email} ({cause}): {note}"
+    with transaction.atomic():
+        LogEntry.objects.log_actions(
+            removed_by.pk,
+            Suppression.objects.filter(pk=suppression.pk),
+            DELETION,
+            change_message=text,
+            single_object=True,
+        )
+        suppression.delete()
+    logger.info("Suppression of %s removed by %s: %s", suppression.email, removed_by, note)
 
 
 def skip_suppressed(messages: Sequence[Message]) -> list[Message]:
