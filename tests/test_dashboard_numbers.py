@@ -84,8 +84,6 @@ def last(key):
 
 
 def test_overview_counts_rates_and_percentiles_for_24_hours(seeded):
-    a, b, _ = seeded
-
     view = stats.overview(last("24h"))
 
     by_name = {entry.stream.name: entry.totals for entry in view.streams}
