@@ -12,13 +12,16 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db import connection
+from django.db.models import F, Sum
+from django.db.models.functions import TruncDay
 from django.utils import timezone
 
-from delivery.models import StreamHourStats
+from delivery.models import StreamDayStats, StreamHourStats
 from delivery.rollups import COUNTED, HOUR, hour_of
 from streams.models import MailStream
 
@@ -109,11 +112,9 @@ class Totals:
     skipped: int = 0
     latency_ms: Counter = field(default_factory=Counter)
 
-    def add(self, row: Mapping[str, Any]) -> None:
+    def add_counts(self, row: Mapping[str, Any]) -> None:
         for name in COUNTED:
-            setattr(self, name, getattr(self, name) + row[name])
-        for ms, count in (row["latency_ms"] or {}).items():
-            self.latency_ms[int(ms)] += count
+            setattr(self, name, getattr(self, name) + (row[name] or 0))
 
     @classmethod
     def combined(cls, parts: Iterable[Totals]) -> Totals:
@@ -188,14 +189,128 @@ class Totals:
         return flags
 
 
-_FIELDS = (*COUNTED, "latency_ms")
+# Whole days come from the daily rollups, the partial first and last day from the hourly ones;
+# both are summed by the database (merging half a million latency histogram entries in Python
+# costs seconds). Groups come back as epoch seconds: parsing timestamps costs more than summing.
+_LATENCY_SQL = {
+    "postgresql": (
+        "SELECT {group}, (e.key)::integer, SUM((e.value)::integer) "
+        "FROM {table} s CROSS JOIN LATERAL jsonb_each_text(s.latency_ms) e "
+        "WHERE {within} {stream} GROUP BY 1, 2"
+    ),
+    "sqlite": (
+        "SELECT {group}, CAST(e.key AS INTEGER), SUM(CAST(e.value AS INTEGER)) "
+        "FROM {table} s, json_each(s.latency_ms) e "
+        "WHERE {within} {stream} GROUP BY 1, 2"
+    ),
+}
+_EPOCH = {
+    "postgresql": "EXTRACT(EPOCH FROM {column})::bigint",
+    "sqlite": "CAST(strftime('%%s', {column}) AS INTEGER)",
+}
+# Hours grouped into local days by the database (SQLite has no time zones: merged here instead).
+_HOURS_BY_DAY = {
+    "postgresql": (
+        "EXTRACT(EPOCH FROM date_trunc('day', s.hour AT TIME ZONE %s) AT TIME ZONE %s)::bigint"
+    ),
+}
 
 
-def _rows(span: Range, stream_id: int | None = None) -> Iterable[dict[str, Any]]:
-    rows = StreamHourStats.objects.filter(hour__gte=span.start, hour__lt=span.end).order_by()
-    if stream_id is not None:
-        rows = rows.filter(stream_id=stream_id)
-    return rows.values("stream_id", "hour", *_FIELDS).iterator(chunk_size=5000)
+@dataclass(frozen=True)
+class _Source:
+    model: type
+    within: str  # SQL condition on the range, two parameters
+    lookups: tuple[str, str]  # the same for the ORM
+
+    def rows(self, start: datetime, end: datetime, stream_id: int | None) -> Any:
+        rows = self.model.objects.filter(
+            **{self.lookups[0]: start, self.lookups[1]: end}
+        ).order_by()
+        return rows.filter(stream_id=stream_id) if stream_id is not None else rows
+
+
+_HOURS = _Source(StreamHourStats, "s.hour >= %s AND s.hour < %s", ("hour__gte", "hour__lt"))
+_DAYS = _Source(
+    StreamDayStats, "s.starts_at >= %s AND s.ends_at <= %s", ("starts_at__gte", "ends_at__lte")
+)
+
+
+def _whole_days(span: Range) -> tuple[datetime, datetime] | None:
+    """The first and last local midnight inside the range, if whole days lie between them."""
+    zone = timezone.get_current_timezone()
+    first_day = timezone.localtime(span.start, zone).date()
+    first = timezone.make_aware(datetime.combine(first_day, time.min), zone)
+    if first < span.start:
+        first = timezone.make_aware(datetime.combine(first_day + timedelta(days=1), time.min), zone)
+    last_day = timezone.localtime(span.end, zone).date()
+    last = timezone.make_aware(datetime.combine(last_day, time.min), zone)
+    return (first, last) if first < last else None
+
+
+def _aggregate(span: Range, group: str, stream_id: int | None = None) -> dict[Any, Totals]:
+    """Totals per `group` ("stream_id", "hour" or "day": local day start) over the range."""
+    parts = []
+    days = None if group == "hour" else _whole_days(span)
+    if days is None:
+        parts.append((_HOURS, span.start, span.end))
+    else:
+        parts.append((_DAYS, *days))
+        parts.extend(
+            (_HOURS, start, end)
+            for start, end in ((span.start, days[0]), (days[1], span.end))
+            if start < end
+        )
+    totals: dict[Any, Totals] = {}
+    for source, start, end in parts:
+        for key, part in _sum(source, start, end, group, stream_id).items():
+            totals[key] = Totals.combined([totals[key], part]) if key in totals else part
+    return totals
+
+
+def _sum(
+    source: _Source, start: datetime, end: datetime, group: str, stream_id: int | None
+) -> dict[Any, Totals]:
+    zone = timezone.get_current_timezone()
+    vendor = connection.vendor
+    rows = source.rows(start, end, stream_id)
+    column = group
+    if group == "day":
+        column = "day_start"
+        if source is _DAYS:
+            rows = rows.annotate(day_start=F("starts_at"))
+            group_sql = _EPOCH.get(vendor, "").format(column="s.starts_at")
+        else:
+            rows = rows.annotate(day_start=TruncDay("hour", tzinfo=zone))
+            group_sql = _HOURS_BY_DAY.get(vendor, "")
+    elif group == "hour":
+        group_sql = _EPOCH.get(vendor, "").format(column="s.hour")
+    else:
+        group_sql = "s.stream_id"
+    totals: dict[Any, Totals] = {}
+    for row in rows.values(column).annotate(**{n: Sum(n) for n in COUNTED}):
+        totals.setdefault(row[column], Totals()).add_counts(row)
+    sql = _LATENCY_SQL.get(vendor)
+    if sql is None or not group_sql:  # merge the histograms here (small data: SQLite)
+        for row in rows.values(column, "latency_ms"):
+            for ms, count in (row["latency_ms"] or {}).items():
+                totals.setdefault(row[column], Totals()).latency_ms[int(ms)] += count
+        return totals
+    query = sql.format(
+        group=group_sql,
+        table=source.model._meta.db_table,
+        within=source.within,
+        stream="AND s.stream_id = %s" if stream_id is not None else "",
+    )
+    by_local_day = group_sql == _HOURS_BY_DAY.get(vendor)
+    params: list[Any] = [str(zone), str(zone)] if by_local_day else []
+    params += [start, end] + ([stream_id] if stream_id is not None else [])
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        for key, ms, count in cursor.fetchall():
+            if group != "stream_id":
+                key = datetime.fromtimestamp(key, UTC)
+            totals.setdefault(key, Totals()).latency_ms[ms] += count
+    return totals
 
 
 @dataclass
@@ -213,11 +328,8 @@ class Overview:
 
 def overview(span: Range) -> Overview:
     """Totals over the range, per stream (streams with messages in it) and for all of them."""
-    per_stream: dict[int, Totals] = {}
-    total = Totals()
-    for row in _rows(span):
-        per_stream.setdefault(row["stream_id"], Totals()).add(row)
-        total.add(row)
+    per_stream = _aggregate(span, "stream_id")
+    total = Totals.combined(per_stream.values())
     streams = MailStream.objects.in_bulk(list(per_stream))
     listed = sorted(
         (StreamTotals(streams[pk], totals) for pk, totals in per_stream.items()),
@@ -256,18 +368,18 @@ def series(span: Range, stream_id: int | None = None) -> list[Bucket]:
     starts = buckets(span)
     by_start = {start: Bucket(start, Totals()) for start in starts}
     zone = timezone.get_current_timezone()
-    for row in _rows(span, stream_id):
+    for moment, totals in _aggregate(span, "hour" if span.hourly else "day", stream_id).items():
         if span.hourly:
-            key = row["hour"]
+            key = moment
         else:
-            local_day = timezone.localtime(row["hour"], zone).date()
+            local_day = timezone.localtime(moment, zone).date()
             key = max(span.start, timezone.make_aware(datetime.combine(local_day, time.min), zone))
-        by_start[key].totals.add(row)
+        bucket = by_start[key]
+        bucket.totals = (
+            Totals.combined([bucket.totals, totals]) if bucket.totals.triggered else totals
+        )
     return [by_start[start] for start in starts]
 
 
 def stream_totals(span: Range, stream_id: int) -> Totals:
-    total = Totals()
-    for row in _rows(span, stream_id):
-        total.add(row)
-    return total
+    return _aggregate(span, "stream_id", stream_id).get(stream_id, Totals())

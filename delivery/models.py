@@ -264,18 +264,10 @@ class Suppression(models.Model):
         super().save(*args, **kwargs)
 
 
-class StreamHourStats(models.Model):
-    """One stream's messages triggered in one hour, counted by what became of them.
+class RollupCounts(models.Model):
+    """What became of a set of messages: the counts the dashboard shows, and their latency."""
 
-    A rollup the dashboard reads instead of aggregating millions of rows per page view. Each row
-    is recomputed whole from the messages of its hour (delivery.rollups), so refreshing is
-    idempotent and late events simply make their hour be recomputed.
-    """
-
-    stream = models.ForeignKey(
-        "streams.MailStream", on_delete=models.CASCADE, related_name="hour_stats"
-    )
-    hour = models.DateTimeField()
+    stream = models.ForeignKey("streams.MailStream", on_delete=models.CASCADE, related_name="+")
     triggered = models.PositiveIntegerField(default=0)
     sent = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)
@@ -287,10 +279,24 @@ class StreamHourStats(models.Model):
     complained = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     skipped = models.PositiveIntegerField(default=0)
-    # Trigger → sent latency of the hour's sent messages: {milliseconds (two significant
-    # digits): count}. Percentiles over any range merge these without touching the messages.
+    # Trigger → sent latency of the sent messages: {milliseconds (two significant digits):
+    # count}. Percentiles over any range merge these without touching the messages.
     latency_ms = models.JSONField(default=dict, blank=True)
     refreshed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class StreamHourStats(RollupCounts):
+    """One stream's messages triggered in one hour, counted by what became of them.
+
+    A rollup the dashboard reads instead of aggregating millions of rows per page view. Each row
+    is recomputed whole from the messages of its hour (delivery.rollups), so refreshing is
+    idempotent and late events simply make their hour be recomputed.
+    """
+
+    hour = models.DateTimeField()
 
     class Meta:
         ordering = ["stream", "hour"]
@@ -304,6 +310,32 @@ class StreamHourStats(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream_id} {self.hour:%Y-%m-%d %H:00}"
+
+
+class StreamDayStats(RollupCounts):
+    """The same counts per local day (TIME_ZONE), summed from the day's hours.
+
+    Ranges longer than two days read whole days from here and only their partial first and last
+    days from the hours: a 30-day overview reads a few hundred rows instead of thousands.
+    """
+
+    day = models.DateField()
+    # The day's first instant and the next day's (23 or 25 hours apart on DST changes).
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["stream", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "day"], name="stream_day_stats_unique"),
+        ]
+        indexes = [
+            # Serves the dashboard: every stream's whole days inside a time range.
+            models.Index(fields=["starts_at"], name="stream_day_stats_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} {self.day:%Y-%m-%d}"
 
 
 class RollupWatermark(models.Model):

@@ -1,9 +1,11 @@
-"""Hourly rollups of what became of each stream's messages (StreamHourStats), kept current.
+"""Rollups of what became of each stream's messages, per hour and per day, kept current.
 
-The dashboard reads these rows instead of aggregating millions of messages per page view. A row
-counts the messages *triggered* in its hour (by stream) by what happened to them since: sent,
-delivered, bounced, opened, … so rates compare like with like, and a late event (an open three
-days after the send) updates the hour its message was triggered in.
+The dashboard reads these rows instead of aggregating millions of messages per page view. A
+StreamHourStats row counts the messages *triggered* in its hour (by stream) by what happened to
+them since: sent, delivered, bounced, opened, … so rates compare like with like, and a late event
+(an open three days after the send) updates the hour its message was triggered in.
+StreamDayStats rows are the same per day in TIME_ZONE, summed from the hours (after changing
+TIME_ZONE, rebuild them with `refresh_stats`).
 
 Each refresh recomputes whole hours from the messages, so it is idempotent and safe to run twice.
 Which hours: those of messages written since the last refresh and of messages that got a
@@ -17,14 +19,20 @@ from __future__ import annotations
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from delivery.models import DeliveryEvent, Message, RollupWatermark, StreamHourStats
+from delivery.models import (
+    DeliveryEvent,
+    Message,
+    RollupWatermark,
+    StreamDayStats,
+    StreamHourStats,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +131,53 @@ def recompute(start: datetime, end: datetime) -> int:
     with transaction.atomic():
         StreamHourStats.objects.filter(hour__gte=start, hour__lt=end).delete()
         StreamHourStats.objects.bulk_create(stats, batch_size=2000)
+        recompute_days(local_days(start, end))
+    return len(stats)
+
+
+def local_days(start: datetime, end: datetime) -> list[date]:
+    """The days (in TIME_ZONE) that [start, end) touches."""
+    first = timezone.localtime(start).date()
+    last = timezone.localtime(end - timedelta(microseconds=1)).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def day_bounds(day: date) -> tuple[datetime, datetime]:
+    zone = timezone.get_current_timezone()
+    return (
+        timezone.make_aware(datetime.combine(day, time.min), zone),
+        timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min), zone),
+    )
+
+
+def recompute_days(days: list[date]) -> int:
+    """Rebuild the daily rows of `days` from their hourly rows."""
+    now = timezone.now()
+    stats = []
+    for day in days:
+        starts_at, ends_at = day_bounds(day)
+        per_stream: dict[int, dict[str, Any]] = defaultdict(_new_row)
+        hours = StreamHourStats.objects.filter(hour__gte=starts_at, hour__lt=ends_at).order_by()
+        for hour in hours.values("stream_id", *COUNTED, "latency_ms"):
+            row = per_stream[hour["stream_id"]]
+            for name in COUNTED:
+                row[name] += hour[name]
+            row["latency"].update({int(ms): n for ms, n in hour["latency_ms"].items()})
+        stats.extend(
+            StreamDayStats(
+                stream_id=stream_id,
+                day=day,
+                starts_at=starts_at,
+                ends_at=ends_at,
+                refreshed_at=now,
+                latency_ms={str(ms): n for ms, n in sorted(row.pop("latency").items())},
+                **row,
+            )
+            for stream_id, row in per_stream.items()
+        )
+    with transaction.atomic():
+        StreamDayStats.objects.filter(day__in=days).delete()
+        StreamDayStats.objects.bulk_create(stats, batch_size=2000)
     return len(stats)
 
 

@@ -115,6 +115,17 @@ def test_seven_days_include_the_older_hour(seeded):
     assert (ta.p50_ms, ta.p95_ms) == (3000, 30000)
 
 
+def test_thirty_days_read_from_daily_rollups_give_the_same_numbers(seeded):
+    week = stats.overview(last("7d"))
+    month = stats.overview(last("30d"))
+
+    for a, b in zip(week.streams, month.streams, strict=True):
+        assert a.stream == b.stream
+        assert a.totals.columns() == b.totals.columns()
+        assert a.totals.latency_ms == b.totals.latency_ms
+    assert month.total.columns() == week.total.columns()
+
+
 def test_hourly_series_has_every_hour_and_the_seeded_bucket(seeded):
     a, _, _ = seeded
     span = last("24h")
