@@ -96,6 +96,7 @@ def test_dashboard_charts_range_and_stream_in_chromium(
     )
     assert "bounce rate" in row.text
     assert "flagged" in row.get_attribute("class")
+    browser.save_screenshot(str(artifacts_dir / "dashboard-overview-24h.png"))
 
     # The stream page: both charts are there, with the seeded points as hover titles.
     row.find_element(By.LINK_TEXT, "Password reset").click()
