@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 
 from delivery.models import Message
+from delivery.tracking_links import render_tracked
 from streams.rendering import RenderedEmail, build_context, contact_context, render_version
 
 
@@ -35,6 +36,15 @@ def message_context(message: Message) -> dict[str, Any]:
 
 
 def render_message(message: Message) -> RenderedEmail:
+    stream = message.stream
+    if stream.track_opens or stream.track_clicks:
+        return render_tracked(
+            message.version,
+            message_context(message),
+            message.pk,
+            track_opens=stream.track_opens,
+            track_clicks=stream.track_clicks,
+        )
     return render_version(message.version, message_context(message))
 
 
@@ -72,4 +82,8 @@ def build_email(message: Message, rendered: RenderedEmail) -> EmailMultiAlternat
     # Anymail sends these to the ESP, whose webhooks hand them back: opaque ids only.
     email.metadata = {"message_id": str(message.pk), "stream_id": str(stream.pk)}
     email.tags = [f"stream-{stream.pk}"]
+    # Opens and clicks are tracked by us (per stream, delivery.tracking_links), never by the ESP:
+    # its rewriting would double-track links and would track the ones marked data-notrack.
+    email.track_opens = False
+    email.track_clicks = False
     return email

@@ -3,10 +3,11 @@
 from typing import Any
 
 SWEEP_FUNC = "delivery.tasks.sweep"
+ROLLUP_FUNC = "delivery.rollups.refresh"
 
 
 def ensure_schedules(**kwargs: Any) -> None:
-    """Create the sweep schedule once (idempotent; runs after every migrate)."""
+    """Create the periodic schedules once (idempotent; runs after every migrate)."""
     from django_q.models import Schedule
 
     Schedule.objects.update_or_create(
@@ -18,5 +19,17 @@ def ensure_schedules(**kwargs: Any) -> None:
             "repeats": -1,
             # Only the transactional lane's cluster runs it, so it runs once per minute in all.
             "cluster": "transactional",
+        },
+    )
+    # The dashboard's hourly rollups follow new messages and events within a minute; on the bulk
+    # lane, so this background work never takes a worker from a password reset.
+    Schedule.objects.update_or_create(
+        name="dashboard-rollups",
+        defaults={
+            "func": ROLLUP_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 1,
+            "repeats": -1,
+            "cluster": "bulk",
         },
     )

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from delivery.models import Message, Suppression
+from delivery.models import DeliveryEvent, Message, Suppression
 from delivery.queue import enqueue_on_commit
 from streams.models import MailStream
 
@@ -150,11 +150,30 @@ def release_held(
     expired = 0
     if expire:
         age = max_age if max_age is not None else held_max_age()
-        expired = held.filter(received_at__lt=now - age).update(
-            status=Message.Status.SKIPPED,
-            skip_reason=Message.SkipReason.EXPIRED,
-            last_error=f"held longer than {_hours(age)} while its stream was paused",
-        )
+        reason = f"held longer than {_hours(age)} while its stream was paused"
+        with transaction.atomic():
+            stale = list(
+                held.filter(received_at__lt=now - age)
+                .select_for_update(skip_locked=True)
+                .values_list("pk", flat=True)
+            )
+            expired = Message.objects.filter(pk__in=stale, status=Message.Status.HELD).update(
+                status=Message.Status.SKIPPED,
+                skip_reason=Message.SkipReason.EXPIRED,
+                last_error=reason,
+            )
+            # Every state change leaves an event: the timeline shows it and the dashboard's
+            # rollups recompute the hour these messages were triggered in.
+            DeliveryEvent.objects.bulk_create(
+                DeliveryEvent(
+                    message_id=pk,
+                    event_type=DeliveryEvent.Type.REJECTED,
+                    occurred_at=now,
+                    description=f"expired: {reason}",
+                    provider="outbox",
+                )
+                for pk in stale
+            )
     released = 0
     while True:
         with transaction.atomic():

@@ -19,6 +19,7 @@ from delivery.models import DeliveryEvent, Message
 from delivery.queue import enqueue
 from delivery.sending import SendOutcome, dedicated_connection, send_batch
 from delivery.stream_control import release_stranded_held
+from delivery.suppressions import skip_suppressed
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,8 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
         return {"claimed": 0}
     outcomes: list[SendOutcome] = []
     ready = []
-    for message in messages:
+    # Held or retried messages waited: a bounce or complaint may have suppressed them meanwhile.
+    for message in skip_suppressed(messages):
         prepared = _prepare(message)
         if isinstance(prepared, Failure):
             outcomes.append(SendOutcome(message.pk, failure=prepared))
@@ -177,10 +179,19 @@ def sweep() -> dict[str, int]:
     dead_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS)
     stale = Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=dead_before)
     with transaction.atomic():
-        gave_up = stale.filter(attempts__gte=settings.TRIGGERED_EMAIL_MAX_ATTEMPTS).update(
-            status=Message.Status.FAILED,
-            claim_token=None,
-            last_error="the worker sending it stopped, and no attempts are left",
+        reason = "the worker sending it stopped, and no attempts are left"
+        exhausted = list(
+            stale.filter(attempts__gte=settings.TRIGGERED_EMAIL_MAX_ATTEMPTS).values_list(
+                "pk", flat=True
+            )
+        )
+        gave_up = Message.objects.filter(pk__in=exhausted, status=Message.Status.SENDING).update(
+            status=Message.Status.FAILED, claim_token=None, last_error=reason
+        )
+        # Recorded like every other failure: the timeline and the dashboard's refresh see it.
+        DeliveryEvent.objects.bulk_create(
+            DeliveryEvent(message_id=pk, event_type=DeliveryEvent.Type.FAILED, description=reason)
+            for pk in exhausted
         )
         revived = stale.update(
             status=Message.Status.QUEUED,

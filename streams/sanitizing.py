@@ -60,7 +60,8 @@ GLOBAL_ATTRIBUTES = frozenset(
     }
 )  # fmt: skip
 TAG_ATTRIBUTES = {
-    "a": {"href", "name", "rel", "target"},
+    # data-notrack marks links that open/click tracking must leave alone (delivery.tracking_links).
+    "a": {"href", "name", "rel", "target", "data-notrack"},
     "area": {"alt", "coords", "href", "shape", "target"},
     "blockquote": {"cite"},
     "col": {"span"},

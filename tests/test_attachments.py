@@ -78,7 +78,8 @@ def test_line_wrapped_base64_is_accepted(api, smtp_server, make_stream, make_con
         ("../../etc/passwd", "passwd"),
         ("C:\\Users\\x\\Desktop\\invoice.pdf", "invoice.pdf"),
         ("report\r\nContent-Type: text/html.pdf", "html.pdf"),
-        ("bericht\x00\x1b[31m.pdf", "bericht__[31m.pdf"),
+        # (U+0000 anywhere in a request is refused before this: PostgreSQL cannot store it.)
+        ("bericht\x07\x1b[31m.pdf", "bericht__[31m.pdf"),
         ("invoice\u202efdp.exe", "invoice_fdp.exe"),
         ("...", "attachment"),
         ('a"b<c>d|e?.pdf', "a_b_c_d_e_.pdf"),

@@ -367,3 +367,12 @@ LOGGING = {
         "mail.log": {"level": "WARNING"},
     },
 }
+
+# --- Deliverability dashboard (issue 4) ---------------------------------------------------------
+
+# A stream whose bounce or complaint rate (per sent message, in the range shown) is above these
+# is flagged on the dashboard. Mailbox providers start filtering at about 0.3 % complaints.
+DASHBOARD_BOUNCE_RATE_THRESHOLD = env_float("DASHBOARD_BOUNCE_RATE_THRESHOLD", 0.05, minimum=0)
+DASHBOARD_COMPLAINT_RATE_THRESHOLD = env_float(
+    "DASHBOARD_COMPLAINT_RATE_THRESHOLD", 0.003, minimum=0
+)

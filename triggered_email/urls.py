@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
+from delivery.webhooks import anymail_urls
+
 
 def healthz(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok", content_type="text/plain")
@@ -11,5 +13,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("events.api.urls")),
     path("hooks/", include("events.hooks.urls")),
+    # ESP tracking webhooks: Anymail's URLs (/anymail/<esp>/tracking/), refused without a secret.
+    path("anymail/", include(anymail_urls())),
+    # Our own open pixel and click redirects (SMTP path).
+    path("t/", include("delivery.tracking_urls")),
+    path("dashboard/", include("dashboard.urls")),
     path("healthz", healthz),
 ]

@@ -12,5 +12,6 @@ urlpatterns = [
     path("v2/event/<str:event_id>/usages", views.EventUsagesView.as_view(), name="event-usages"),
     path("v2/contact", views.ContactView.as_view(), name="contacts"),
     path("v2/email/<str:stream_id>/broadcast", views.BroadcastView.as_view(), name="broadcast"),
+    path("v2/message/<str:message_id>", views.MessageView.as_view(), name="message"),
     re_path(r"^.*$", views.NotFoundView.as_view(), name="not-found"),
 ]

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from delivery.message_status import message_status
 from events.api.base import ApiView
 from events.api.envelope import ok
 from events.broadcasting import broadcast, get_broadcast_stream, parse_broadcast
@@ -310,6 +311,21 @@ class BroadcastView(ApiView):
         if result.errors:
             data["errors"] = errors_by_key(result.errors)
         return ok(data)
+
+
+class MessageView(ApiView):
+    """GET /api/v2/message/{id} — status, stream, version, timestamps and the event timeline."""
+
+    def get(self, request: Request, message_id: str) -> Response:
+        status = message_status(int(message_id)) if message_id.isdigit() else None
+        if status is None:
+            raise ReplyError(
+                ReplyCode.NOT_FOUND,
+                f"No message {message_id}: use the message ids the trigger call returned "
+                "(data.messages[].id).",
+                http_status=404,
+            )
+        return ok(status)
 
 
 class NotFoundView(ApiView):
