@@ -107,6 +107,10 @@ def test_held_messages_older_than_the_maximum_age_expire_instead_of_sending(
     assert old.status == Message.Status.SKIPPED
     assert old.skip_reason == Message.SkipReason.EXPIRED
     assert "held longer than 24 h" in old.last_error
+    # The timeline says so, and the dashboard's rollups see the change through the event.
+    [event] = old.events.all()
+    assert (event.event_type, event.provider) == ("rejected", "outbox")
+    assert event.description.startswith("expired: held longer than 24 h")
 
 
 def test_pause_holds_messages_still_waiting_in_the_lane(
