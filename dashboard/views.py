@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from dashboard import charts, stats
 from delivery.models import Message, RollupWatermark
+from delivery.rollups import COUNTED as CSV_COLUMNS
 from delivery.rollups import NAME as ROLLUP_NAME
 from streams.models import MailStream
 
@@ -90,21 +91,6 @@ def stream_page(request: HttpRequest, stream_id: int) -> HttpResponse:
         failed_log_url=f"{log}?{urlencode({**of_stream, 'status__exact': 'failed'})}",
     )
     return render(request, "dashboard/stream.html", context)
-
-
-CSV_COLUMNS = (
-    "triggered",
-    "sent",
-    "delivered",
-    "bounced_hard",
-    "bounced_soft",
-    "bounced_block",
-    "opened",
-    "clicked",
-    "complained",
-    "failed",
-    "skipped",
-)
 
 
 @staff_member_required

@@ -123,28 +123,8 @@ class MessageAdmin(admin.ModelAdmin):
         ("Timeline", {"fields": ["received_at", "queued_at", "sent_at", "updated_at"]}),
         ("Attachments", {"fields": ["attachment_list"]}),
     ]
-    readonly_fields = [
-        "test_banner",
-        "recipient",
-        "stream",
-        "version",
-        "status_label",
-        "last_error",
-        "lane",
-        "attempts",
-        "message_id",
-        "esp_message_id",
-        "trigger_link",
-        "client_trigger_id",
-        "contact",
-        "event_time",
-        "data",
-        "received_at",
-        "queued_at",
-        "sent_at",
-        "updated_at",
-        "attachment_list",
-    ]
+    # Everything is read-only: the log shows what happened, it is not edited.
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).defer("data", "last_error")
