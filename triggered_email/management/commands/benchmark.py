@@ -43,6 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--auth", choices=("token", "wsse"), default="token")
         parser.add_argument("--lane", choices=("transactional", "bulk"), default="transactional")
         parser.add_argument("--warmup", type=int, default=20, help="messages per lane first")
+        parser.add_argument(
+            "--ceiling-messages", type=int, default=0, help="messages for the sink's ceiling"
+        )
         parser.add_argument("--web-workers", type=int, default=2)
         parser.add_argument("--web-threads", type=int, default=1, help=">1: gthread workers")
         parser.add_argument("--workers", type=int, default=2, help="transactional lane workers")
@@ -73,6 +76,7 @@ class Command(BaseCommand):
             auth=options["auth"],
             lane=options["lane"],
             warmup=options["warmup"],
+            ceiling_messages=options["ceiling_messages"],
             topology=Topology(
                 web_workers=options["web_workers"],
                 web_threads=options["web_threads"],
