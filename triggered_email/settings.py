@@ -215,6 +215,11 @@ TRIGGERED_EMAIL_SMTP = {
     "use_ssl": env_bool("TRIGGERED_EMAIL_SMTP_USE_SSL", False),
     "timeout": env_int("TRIGGERED_EMAIL_SMTP_TIMEOUT", 10, minimum=1),
 }
+# A worker keeps its SMTP connection open across tasks for at most this long (0: a connection
+# per task). Connecting, EHLO and QUIT cost more than sending one message.
+TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS = env_int(
+    "TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS", 300, minimum=0
+)
 if TRIGGERED_EMAIL_SMTP["use_tls"] and TRIGGERED_EMAIL_SMTP["use_ssl"]:
     raise ImproperlyConfigured(
         "TRIGGERED_EMAIL_SMTP_USE_TLS and TRIGGERED_EMAIL_SMTP_USE_SSL are exclusive: set one."
