@@ -204,9 +204,7 @@ def linked_streams(event: ExternalEvent, kind: str = MailStream.Kind.CONTACT) ->
             kind=kind,
             status__in=[MailStream.Status.LIVE, MailStream.Status.PAUSED],
             current_version__isnull=False,
-        )
-        .prefetch_related("attachments")
-        .order_by("pk")
+        ).order_by("pk")
     )
 
 
@@ -317,6 +315,9 @@ def _write(
     for attempt in range(2):
         try:
             with transaction.atomic():
+                # Written with the count it has unless a recipient turns out to be a repeated
+                # trigger_id: then (only then) a second write corrects it.
+                expected = len(recipients) * len(streams)
                 trigger = Trigger.objects.create(
                     event=event,
                     source=source,
@@ -326,12 +327,14 @@ def _write(
                     event_time=event_time,
                     recipient_count=len(recipients) + error_count,
                     error_count=error_count,
+                    message_count=expected,
                 )
                 written = write_outbox(
                     trigger=trigger, streams=streams, recipients=recipients, event_id=event.pk
                 )
                 trigger.message_count = sum(1 for w in written if not w.duplicate)
-                trigger.save(update_fields=["message_count"])
+                if trigger.message_count != expected:
+                    trigger.save(update_fields=["message_count"])
                 return trigger, written
         except IntegrityError:
             if attempt:
