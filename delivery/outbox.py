@@ -84,8 +84,10 @@ def _sender_domain(stream: MailStream) -> str:
 
 
 def _suppressed(emails: set[str], streams: Sequence[MailStream]) -> set[tuple[str, int | None]]:
-    rows = Suppression.objects.filter(email__in=emails).filter(
-        Q(stream__isnull=True) | Q(stream__in=streams)
+    rows = (
+        Suppression.objects.filter(email__in=emails)
+        .filter(Q(stream__isnull=True) | Q(stream__in=streams))
+        .order_by()  # only membership matters: no sort
     )
     return {(email, stream_id) for email, stream_id in rows.values_list("email", "stream_id")}
 
