@@ -82,8 +82,8 @@ class Topology:
     web_threads: int = 1
     transactional_workers: int = 2
     bulk_workers: int = 2
-    # Scheduling priority of the bulk lane's processes (0 = same as everything else).
-    bulk_nice: int = 0
+    # Nice level of the bulk lane's workers (Q_BULK_NICE; 0 = same as everything else).
+    bulk_nice: int = 10
 
 
 def child_environment(smtp_host: str, smtp_port: int, topology: Topology) -> dict[str, str]:
@@ -103,6 +103,7 @@ def child_environment(smtp_host: str, smtp_port: int, topology: Topology) -> dic
         "TRIGGERED_EMAIL_RUN_TASKS_INLINE": "0",
         "Q_WORKERS": str(topology.transactional_workers),
         "Q_BULK_WORKERS": str(topology.bulk_workers),
+        "Q_BULK_NICE": str(topology.bulk_nice),
     }
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL
@@ -131,8 +132,6 @@ def start_web(host: str, port: int, env: dict[str, str], topology: Topology, log
 
 def start_lane(lane: str, env: dict[str, str], topology: Topology, logs: Path) -> Service:
     argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
-    if lane == "bulk" and topology.bulk_nice:
-        argv = ["nice", "-n", str(topology.bulk_nice), *argv]
     return Service(lane, argv, {**env, "Q_CLUSTER_NAME": lane}, logs / f"{lane}.log").start()
 
 

@@ -1,6 +1,7 @@
 import json
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from triggered_email.benchmarking.modes import MODES, Options, run
@@ -51,7 +52,10 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=2, help="transactional lane workers")
         parser.add_argument("--bulk-workers", type=int, default=2)
         parser.add_argument(
-            "--bulk-nice", type=int, default=0, help="run the bulk lane at this nice level"
+            "--bulk-nice",
+            type=int,
+            default=None,
+            help="nice level of the bulk lane's workers (default: Q_BULK_NICE, 10)",
         )
 
     def handle(self, *args, **options):
@@ -82,7 +86,9 @@ class Command(BaseCommand):
                 web_threads=options["web_threads"],
                 transactional_workers=options["workers"],
                 bulk_workers=options["bulk_workers"],
-                bulk_nice=options["bulk_nice"],
+                bulk_nice=(
+                    settings.Q_BULK_NICE if options["bulk_nice"] is None else options["bulk_nice"]
+                ),
             ),
         )
 
