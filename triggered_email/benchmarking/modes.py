@@ -231,11 +231,49 @@ class Bench:
 
     def wait_for_arrivals(self, base: int, count: int, what: str) -> list[Arrival]:
         """Wait until `count` more messages than `base` arrived; give up after a stall."""
+        self._wait(lambda: self.received() - base, count, what)
+        if isinstance(self.sink, ExternalSink):
+            rows = Message.objects.filter(
+                stream__in=self.dataset.streams.values(), status=Message.Status.SENT
+            ).values_list("sent_at", "recipient")
+            arrivals = sorted(
+                (Arrival(at.timestamp(), (rcpt.lower(),)) for at, rcpt in rows),
+                key=lambda arrival: arrival.at,
+            )
+            return arrivals[base:]
+        return self.sink.arrivals(base)
+
+    def wait_for_recipients(self, base: int, wanted: set[str], what: str) -> list[Arrival]:
+        """Wait until every address in `wanted` got its message (other mail may arrive
+        meanwhile, e.g. a broadcast); their arrivals, one per address."""
+        if isinstance(self.sink, ExternalSink):
+            sent = Message.objects.filter(recipient__in=wanted, status=Message.Status.SENT)
+            self._wait(lambda: sent.count(), len(wanted), what)
+            return [
+                Arrival(at.timestamp(), (r.lower(),))
+                for at, r in sent.values_list("sent_at", "recipient")
+            ]
+        found: dict[str, Arrival] = {}
+        position = base
+
+        def matched() -> int:
+            nonlocal position
+            for arrival in self.sink.arrivals(position):
+                position += 1
+                for recipient in arrival.recipients:
+                    if recipient in wanted and recipient not in found:
+                        found[recipient] = arrival
+            return len(found)
+
+        self._wait(matched, len(wanted), what)
+        return list(found.values())
+
+    def _wait(self, progress: Callable[[], int], count: int, what: str) -> None:
         seen, last_change = -1, time.monotonic()
         while True:
-            now_count = self.received() - base
+            now_count = progress()
             if now_count >= count:
-                break
+                return
             if now_count != seen:
                 seen, last_change = now_count, time.monotonic()
             elif time.monotonic() - last_change > self.options.stall_seconds:
@@ -246,13 +284,6 @@ class Bench:
             for service in self.services:
                 service.check()
             time.sleep(0.02)
-        if isinstance(self.sink, ExternalSink):
-            rows = Message.objects.filter(
-                stream__in=self.dataset.streams.values(), status=Message.Status.SENT
-            ).values_list("sent_at", "recipient")
-            arrivals = sorted(Arrival(at.timestamp(), (rcpt.lower(),)) for at, rcpt in rows)
-            return arrivals[base:]
-        return self.sink.arrivals(base)
 
     def raw_limit(self, lane: str, count: int, processes: int) -> dict[str, Any]:
         """raw_smtp_per_s for `count` messages like the stream's, with the sink's ceiling."""
@@ -469,7 +500,7 @@ def _single_run(
 
     bench.progress.phase(
         f"{group}: {count} single triggers at {rate:g}/s on the {lane} lane",
-        lambda: f"answered {answered}, arrived {bench.received() - base} of {count}",
+        lambda: f"answered {answered} of {count}",
     )
     replies = asyncio.run(
         _with_client(
@@ -483,15 +514,13 @@ def _single_run(
             started[email] = reply.started
         else:
             errors += 1
-    arrivals = bench.wait_for_arrivals(base, len(started), group) if started else []
-    wanted = set(emails)
-    latencies, mine = [], []
-    for arrival in arrivals:
-        for recipient in arrival.recipients:
-            if recipient in wanted:
-                mine.append(arrival)
-                if recipient in started:
-                    latencies.append(arrival.at - started[recipient])
+    mine = bench.wait_for_recipients(base, set(started), group) if started else []
+    latencies = [
+        arrival.at - started[recipient]
+        for arrival in mine
+        for recipient in arrival.recipients
+        if recipient in started
+    ]
     first = min(started.values(), default=None)
     last_start = max(started.values(), default=None)
     last_arrival = max((a.at for a in mine), default=None)
