@@ -79,7 +79,7 @@ def test_single_mode_reports_latency_from_request_to_smtp_acceptance():
 def test_find_max_rate_steps_up_until_a_step_fails_or_the_limit():
     result = benchmark(
         "--mode", "single", "--find-max-rate", "--rate", "5", "--max-rate", "10",
-        "--step-seconds", "2", *SMALL,
+        "--step-seconds", "2", "--step-min-messages", "10", *SMALL,
     )  # fmt: skip
 
     steps = result["steps"]

@@ -53,6 +53,7 @@ class Options:
     concurrency: int = 4
     find_max_rate: bool = False
     step_seconds: float = 5.0
+    step_min_messages: int = 200
     max_rate: float = 3000.0
     p99_limit_ms: float = TARGET_SINGLE_P99_MS
     url: str = ""
@@ -593,7 +594,8 @@ def _find_max_rate(bench: Bench, lane: str, raw_result: dict[str, Any]) -> dict[
     opts = bench.options
     steps, best = [], None
     for index, rate in enumerate(rate_steps(opts.rate, opts.max_rate)):
-        count = max(20, int(rate * opts.step_seconds))
+        # p99 needs samples: at least step_min_messages per step, however low the rate.
+        count = max(opts.step_min_messages, int(rate * opts.step_seconds))
         summary, _, _ = _single_run(bench, lane, f"step{index}", count, rate)
         p99 = summary["latency_ms"]["p99"]
         ok = (

@@ -32,6 +32,9 @@ class Command(BaseCommand):
             help="single: step the rate up (from --rate) until p99 passes --p99-limit-ms",
         )
         parser.add_argument("--step-seconds", type=float, default=5.0)
+        parser.add_argument(
+            "--step-min-messages", type=int, default=200, help="at least this many per step"
+        )
         parser.add_argument("--max-rate", type=float, default=3000.0)
         parser.add_argument("--p99-limit-ms", type=float, default=150.0)
         parser.add_argument("--url", default="", help="use this running web server")
@@ -70,6 +73,7 @@ class Command(BaseCommand):
             concurrency=options["concurrency"],
             find_max_rate=options["find_max_rate"],
             step_seconds=options["step_seconds"],
+            step_min_messages=options["step_min_messages"],
             max_rate=options["max_rate"],
             p99_limit_ms=options["p99_limit_ms"],
             url=options["url"],
