@@ -678,6 +678,8 @@ def run_isolation(bench: Bench) -> dict[str, Any]:
         "broadcast_via": "batch API on a contact stream of the bulk lane",
         "latency_ms": loaded["latency_ms"],
         "idle_latency_ms": idle["latency_ms"],
+        "response_ms": loaded["response_ms"],
+        "idle_response_ms": idle["response_ms"],
         "p99_vs_idle": factor,
         "http_errors": idle["http_errors"] + loaded["http_errors"],
         "received": loaded["received"],
