@@ -167,7 +167,9 @@ def _still_usable(kept: _KeptConnection, now: float) -> bool:
     return True
 
 
-def send_over_dedicated_path(emails: Iterable[tuple[int, EmailMessage]]) -> tuple[str, list]:
+def send_over_dedicated_path(
+    emails: Iterable[tuple[int, EmailMessage]],
+) -> tuple[str, list[SendOutcome]]:
     """send_batch over this process's dedicated connection; returns (provider, outcomes).
 
     SMTP connections are kept for the next task; ESP backends get a connection per task.
