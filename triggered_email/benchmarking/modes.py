@@ -231,7 +231,7 @@ class Bench:
 
     def wait_for_arrivals(self, base: int, count: int, what: str) -> list[Arrival]:
         """Wait until `count` more messages than `base` arrived; give up after a stall."""
-        self._wait(lambda: self.received() - base, count, what)
+        self.wait_for_count(lambda: self.received() - base, count, what)
         if isinstance(self.sink, ExternalSink):
             rows = Message.objects.filter(
                 stream__in=self.dataset.streams.values(), status=Message.Status.SENT
@@ -248,7 +248,7 @@ class Bench:
         meanwhile, e.g. a broadcast); their arrivals, one per address."""
         if isinstance(self.sink, ExternalSink):
             sent = Message.objects.filter(recipient__in=wanted, status=Message.Status.SENT)
-            self._wait(lambda: sent.count(), len(wanted), what)
+            self.wait_for_count(lambda: sent.count(), len(wanted), what)
             return [
                 Arrival(at.timestamp(), (r.lower(),))
                 for at, r in sent.values_list("sent_at", "recipient")
@@ -265,10 +265,10 @@ class Bench:
                         found[recipient] = arrival
             return len(found)
 
-        self._wait(matched, len(wanted), what)
+        self.wait_for_count(matched, len(wanted), what)
         return list(found.values())
 
-    def _wait(self, progress: Callable[[], int], count: int, what: str) -> None:
+    def wait_for_count(self, progress: Callable[[], int], count: int, what: str) -> None:
         seen, last_change = -1, time.monotonic()
         while True:
             now_count = progress()
@@ -454,9 +454,12 @@ def run_batch(bench: Bench) -> dict[str, Any]:
     errors = [r for r in replies if r.status != 200]
     arrivals = bench.wait_for_arrivals(base, accepted, "batch") if accepted else []
     last = max((a.at for a in arrivals), default=None)
-    sent = Message.objects.filter(
+    # A worker records its chunk's outcome after the chunk's last 250: wait for the rows too.
+    sent_rows = Message.objects.filter(
         stream=ds.streams[lane], status=Message.Status.SENT, recipient__in=emails
-    ).count()
+    )
+    bench.wait_for_count(sent_rows.count, accepted, "recording the outcomes")
+    sent = sent_rows.count()
     accept_per_s = accepted / (accepted_at - started)
     throughput = accepted / (last - started) if last else None
     result = {
