@@ -8,6 +8,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 
+from delivery import mime
 from delivery.models import Message
 from delivery.tracking_links import render_tracked
 from streams.rendering import RenderedEmail, build_context, contact_context, render_version
@@ -55,14 +56,21 @@ def _static_attachment(name: str, size: int) -> bytes:
         return handle.read()
 
 
+class OutgoingEmail(EmailMultiAlternatives):
+    """Django's email, serialised by delivery.mime (same bytes, less work per message)."""
+
+    def message(self):
+        return mime.prepare(super().message())
+
+
 def build_email(message: Message, rendered: RenderedEmail) -> EmailMultiAlternatives:
     stream = message.stream
     if rendered.text:
-        email = EmailMultiAlternatives(body=rendered.text)
+        email = OutgoingEmail(body=rendered.text)
         if rendered.html:
             email.attach_alternative(rendered.html, "text/html")
     else:
-        email = EmailMultiAlternatives(body=rendered.html)
+        email = OutgoingEmail(body=rendered.html)
         email.content_subtype = "html"
     email.subject = rendered.subject
     email.from_email = stream.from_address

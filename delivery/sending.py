@@ -2,11 +2,18 @@
 
 The dedicated backend is TRIGGERED_EMAIL_BACKEND (SMTP to the dedicated MTA, or an Anymail ESP
 backend), never Django's EMAIL_BACKEND, which stays for the site's own mail.
+
+An SMTP connection is kept open by the worker process across tasks (for at most
+TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS): connecting, EHLO and QUIT cost more than sending one
+message, and a time-critical lane runs many one-message tasks.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import smtplib
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -61,25 +68,40 @@ def _esp_refusal(email: EmailMessage) -> Failure | None:
 
 
 def send_batch(
-    emails: Iterable[tuple[int, EmailMessage]], connection: BaseEmailBackend
+    emails: Iterable[tuple[int, EmailMessage]],
+    connection: BaseEmailBackend,
+    *,
+    already_open: bool = False,
+    keep_open: bool = False,
 ) -> list[SendOutcome]:
     """Send each email over `connection`, reconnecting once after a broken connection.
 
-    Never raises for a message's failure: every email gets an outcome.
+    `already_open`: the connection served earlier tasks; if it turns out to have been closed
+    by the server meanwhile, it is reopened and the message sent again, without a failure.
+    `keep_open`: leave it open afterwards (unless it broke). Never raises for a message's
+    failure: every email gets an outcome.
     """
     outcomes: list[SendOutcome] = []
     pending = list(emails)
-    try:
-        connection.open()
-    except Exception as exc:
-        failure = classify(exc)
-        logger.warning("Dedicated connection failed to open: %s", failure.reason)
-        return [SendOutcome(key, failure=failure) for key, _ in pending]
+    if not already_open:
+        try:
+            connection.open()
+        except Exception as exc:
+            failure = classify(exc)
+            logger.warning("Dedicated connection failed to open: %s", failure.reason)
+            return [SendOutcome(key, failure=failure) for key, _ in pending]
+    healthy = True
     try:
         for index, (key, email) in enumerate(pending):
             try:
-                # The connection is already open, so send_messages keeps it open afterwards.
-                connection.send_messages([email])
+                try:
+                    # The connection is already open, so send_messages keeps it open afterwards.
+                    connection.send_messages([email])
+                except (smtplib.SMTPServerDisconnected, ConnectionError):
+                    if not (already_open and index == 0) or not _reconnect(connection):
+                        raise
+                    # The kept connection had gone stale: nothing was accepted over it.
+                    connection.send_messages([email])
             except Exception as exc:
                 failure = classify(exc)
                 outcomes.append(SendOutcome(key, failure=failure))
@@ -88,6 +110,7 @@ def send_batch(
                     outcomes.extend(
                         SendOutcome(k, failure=failure) for k, _ in pending[index + 1 :]
                     )
+                    healthy = False
                     break
                 continue
             refusal = _esp_refusal(email)
@@ -95,12 +118,89 @@ def send_batch(
                 outcomes.append(SendOutcome(key, failure=refusal))
             else:
                 outcomes.append(SendOutcome(key, esp_message_id=_esp_message_id(email)))
+    except BaseException:
+        healthy = False
+        raise
     finally:
-        try:
-            connection.close()
-        except Exception:  # closing a dead connection must not hide the outcomes
-            logger.debug("Closing the dedicated connection failed", exc_info=True)
+        if not (keep_open and healthy):
+            _close_quietly(connection)
     return outcomes
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    try:
+        connection.close()
+    except Exception:  # closing a dead connection must not hide the outcomes
+        logger.debug("Closing the dedicated connection failed", exc_info=True)
+
+
+@dataclass
+class _KeptConnection:
+    settings_key: tuple
+    connection: BaseEmailBackend
+    opened_at: float
+    used_at: float
+
+
+_kept: _KeptConnection | None = None
+# A connection idle longer than this is checked with NOOP before it is used again.
+_PROBE_AFTER_IDLE_SECONDS = 5.0
+
+
+def _settings_key() -> tuple:
+    return (settings.TRIGGERED_EMAIL_BACKEND, tuple(sorted(settings.TRIGGERED_EMAIL_SMTP.items())))
+
+
+def _still_usable(kept: _KeptConnection, now: float) -> bool:
+    if kept.settings_key != _settings_key():
+        return False
+    if now - kept.opened_at > settings.TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS:
+        return False
+    smtp = getattr(kept.connection, "connection", None)
+    if smtp is None:
+        return False
+    if now - kept.used_at > _PROBE_AFTER_IDLE_SECONDS:
+        try:
+            return smtp.noop()[0] == 250
+        except (smtplib.SMTPException, OSError):
+            return False
+    return True
+
+
+def send_over_dedicated_path(
+    emails: Iterable[tuple[int, EmailMessage]],
+) -> tuple[str, list[SendOutcome]]:
+    """send_batch over this process's dedicated connection; returns (provider, outcomes).
+
+    SMTP connections are kept for the next task; ESP backends get a connection per task.
+    """
+    global _kept
+    keep = (
+        settings.TRIGGERED_EMAIL_BACKEND == SMTP_BACKEND
+        and settings.TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS > 0
+    )
+    now = time.monotonic()
+    kept, _kept = _kept, None
+    if kept is not None and keep and _still_usable(kept, now):
+        connection, already_open, opened_at = kept.connection, True, kept.opened_at
+    else:
+        if kept is not None:
+            _close_quietly(kept.connection)
+        connection, already_open, opened_at = dedicated_connection(), False, now
+    provider = getattr(connection, "esp_name", "smtp").lower()
+    outcomes = send_batch(emails, connection, already_open=already_open, keep_open=keep)
+    if keep and getattr(connection, "connection", None) is not None:
+        _kept = _KeptConnection(_settings_key(), connection, opened_at, time.monotonic())
+    return provider, outcomes
+
+
+@atexit.register
+def close_kept_connection() -> None:
+    """Say QUIT to the MTA when the worker stops (and in tests, between servers)."""
+    global _kept
+    kept, _kept = _kept, None
+    if kept is not None:
+        _close_quietly(kept.connection)
 
 
 def _reconnect(connection: BaseEmailBackend) -> bool:

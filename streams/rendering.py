@@ -75,7 +75,20 @@ class _VersionCache:
     def __init__(self, size: int = 256):
         self._size = size
         self._items: OrderedDict[int, CompiledVersion] = OrderedDict()
+        # The published version rows themselves, so a worker reads each one once.
+        self._published: OrderedDict[int, Any] = OrderedDict()
         self._lock = Lock()
+
+    def published(self, pk: int) -> Any:
+        """The published version `pk` if this process has read it, else None."""
+        with self._lock:
+            return self._published.get(pk)
+
+    def remember_published(self, version: Any) -> None:
+        with self._lock:
+            self._published[version.pk] = version
+            while len(self._published) > self._size:
+                self._published.popitem(last=False)
 
     def get(self, version: Any) -> CompiledVersion:
         with self._lock:
@@ -93,6 +106,7 @@ class _VersionCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._published.clear()
 
 
 version_cache = _VersionCache()

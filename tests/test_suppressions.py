@@ -2,6 +2,7 @@
 
 import base64
 import json
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import DELETION, LogEntry
@@ -99,6 +100,8 @@ def test_message_suppressed_while_it_waited_is_skipped_at_send_time(
         recipient="Jane@Example.org",
         status=Message.Status.QUEUED,
         message_id="<waiting@example.com>",
+        # Triggered ten minutes ago (held, or stuck behind a backlog), suppressed since.
+        received_at=timezone.now() - timedelta(minutes=10),
         next_attempt_at=timezone.now(),
     )
     Suppression.objects.create(email="jane@example.org", reason=Suppression.Reason.COMPLAINT)

@@ -183,10 +183,16 @@ Q_CLUSTER = {
     "bulk": 10,
     "label": "Task queue",
     "log_level": env_choice("Q_LOG_LEVEL", "WARNING", {"DEBUG", "INFO", "WARNING", "ERROR"}),
+    # A worker process is replaced after this many tasks (django-q2's default, 500, restarted a
+    # busy time-critical worker every few seconds: new connections, cold caches, a latency spike).
+    "recycle": env_int("Q_RECYCLE", 10_000, minimum=1),
     "ALT_CLUSTERS": {
         "bulk": {"workers": env_int("Q_BULK_WORKERS", 2, minimum=1)},
     },
 }
+# Nice level of the bulk lane's workers (0-19): on shared cores a broadcast yields the CPU to
+# the transactional lane and the web server.
+Q_BULK_NICE = env_int("Q_BULK_NICE", 10, minimum=0)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
@@ -215,6 +221,11 @@ TRIGGERED_EMAIL_SMTP = {
     "use_ssl": env_bool("TRIGGERED_EMAIL_SMTP_USE_SSL", False),
     "timeout": env_int("TRIGGERED_EMAIL_SMTP_TIMEOUT", 10, minimum=1),
 }
+# A worker keeps its SMTP connection open across tasks for at most this long (0: a connection
+# per task). Connecting, EHLO and QUIT cost more than sending one message.
+TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS = env_int(
+    "TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS", 300, minimum=0
+)
 if TRIGGERED_EMAIL_SMTP["use_tls"] and TRIGGERED_EMAIL_SMTP["use_ssl"]:
     raise ImproperlyConfigured(
         "TRIGGERED_EMAIL_SMTP_USE_TLS and TRIGGERED_EMAIL_SMTP_USE_SSL are exclusive: set one."

@@ -1,0 +1,94 @@
+"""No N+1 queries: the trigger API and the send task cost a fixed number of queries, whatever
+the number of recipients (the benchmark measures the time; these pin down the query plan)."""
+
+import math
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.test import APIClient
+
+from delivery.models import Message
+from delivery.tasks import send_messages
+
+pytestmark = pytest.mark.django_db
+
+# What one trigger call costs before its commit (savepoints of the test's transaction not
+# counted): credential, event, linked streams, automation programs entered by the event,
+# contacts, the trigger row, suppressions and the messages. Raise it only for a query that does
+# not grow with the recipients.
+SINGLE_TRIGGER_QUERIES = 8
+# claim (update, select, the two attachment prefetches), the version (once per process) and the
+# outcome (one update, one insert of delivery events).
+SEND_TASK_QUERIES = 7
+
+
+@pytest.fixture
+def client(credential):
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {credential.token}")
+    # The first call of a minute records the credential's use; count steady state.
+    api.post("/api/v2/event/0/trigger", {}, format="json")
+    return api
+
+
+def trigger_queries(client, event_id, body) -> list[str]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(f"/api/v2/event/{event_id}/trigger", body, format="json")
+    assert response.json()["replyCode"] == 0, response.json()
+    return [q["sql"] for q in queries.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
+
+
+def test_single_trigger_uses_a_fixed_number_of_queries(client, make_stream, make_contact):
+    stream = make_stream()
+    make_contact("jane@example.org")
+
+    queries = trigger_queries(
+        client,
+        stream.event_id,
+        {"key_id": "3", "external_id": "jane@example.org", "data": {"order_id": "1"}},
+    )
+
+    assert len(queries) <= SINGLE_TRIGGER_QUERIES, "\n".join(q[:200] for q in queries)
+
+
+@pytest.mark.parametrize("size", [5, 200])
+def test_batch_trigger_queries_do_not_grow_with_the_batch(client, make_stream, make_contact, size):
+    stream = make_stream()
+    for index in range(size):
+        make_contact(f"reader{index}@example.org")
+    contacts = [
+        {"external_id": f"reader{index}@example.org", "data": {"order_id": str(index)}}
+        for index in range(size)
+    ]
+
+    queries = trigger_queries(client, stream.event_id, {"key_id": "3", "contacts": contacts})
+
+    inserts = [q for q in queries if q.startswith('INSERT INTO "delivery_message"')]
+    others = [q[:200] for q in queries if q not in inserts]
+    assert Message.objects.filter(stream=stream).count() == size
+    # One bulk insert, split only where the database limits a statement's parameters (SQLite).
+    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+    per_statement = connection.ops.bulk_batch_size(fields, [None] * size)
+    assert len(inserts) == math.ceil(size / per_statement)
+    assert len(others) + 1 <= SINGLE_TRIGGER_QUERIES, "\n".join(others)
+
+
+@pytest.mark.parametrize("size", [1, 50])
+def test_send_task_queries_do_not_grow_with_the_chunk(
+    client, make_stream, make_contact, smtp_server, size
+):
+    stream = make_stream()
+    for index in range(size):
+        make_contact(f"reader{index}@example.org")
+    contacts = [{"external_id": f"reader{index}@example.org"} for index in range(size)]
+    trigger_queries(client, stream.event_id, {"key_id": "3", "contacts": contacts})
+    ids = list(Message.objects.values_list("pk", flat=True))
+
+    with CaptureQueriesContext(connection) as captured:
+        result = send_messages(ids)
+
+    queries = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
+    assert result["sent"] == size
+    assert len(smtp_server.wait_for(size)) == size
+    assert len(queries) <= SEND_TASK_QUERIES, "\n".join(q[:200] for q in queries)

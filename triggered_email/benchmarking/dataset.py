@@ -1,0 +1,98 @@
+"""The benchmark's own rows: an event and stream per lane (the demo order confirmation),
+contacts, an API credential. All named after the run, and removed afterwards unless kept."""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+from delivery.models import DeliveryEvent, Message, MessageAttachment
+from events.credentials import issue_credential
+from events.models import ApiCredential, Contact, ExternalEvent, Trigger, WsseNonce
+from streams.models import MailStream, StreamVersion
+from triggered_email import demo
+
+# .invalid never resolves: nothing the benchmark writes can reach a real mailbox.
+RECIPIENT_DOMAIN = "benchmark.invalid"
+
+
+@dataclass
+class Dataset:
+    run: str
+    username: str = ""
+    secret: str = ""
+    token: str = ""
+    events: dict[str, ExternalEvent] = field(default_factory=dict)
+    streams: dict[str, MailStream] = field(default_factory=dict)
+    contact_ids: list[int] = field(default_factory=list)
+
+    def email(self, group: str, index: int) -> str:
+        return f"{self.run}-{group}-{index}@{RECIPIENT_DOMAIN}"
+
+
+def create(run: str | None = None) -> Dataset:
+    dataset = Dataset(run or f"bench{secrets.token_hex(3)}")
+    issued = issue_credential(f"{dataset.run}-client", name="benchmark")
+    dataset.username, dataset.secret, dataset.token = issued.username, issued.secret, issued.token
+    return dataset
+
+
+def add_stream(dataset: Dataset, lane: str) -> MailStream:
+    """A live stream on `lane` with the demo template, linked to an event of its own."""
+    with transaction.atomic():
+        event = ExternalEvent.objects.create(name=f"{dataset.run}-{lane}")
+        stream = demo.ensure_stream(event, f"{dataset.run} {lane}", lane=lane)
+    # Read back whole: publishing set the current version on another instance.
+    stream = (
+        MailStream.objects.select_related("current_version")
+        .prefetch_related("attachments")
+        .get(pk=stream.pk)
+    )
+    dataset.events[lane], dataset.streams[lane] = event, stream
+    return stream
+
+
+def add_contacts(dataset: Dataset, group: str, count: int) -> list[str]:
+    emails = [dataset.email(group, index) for index in range(count)]
+    for start in range(0, count, 5000):
+        created = Contact.objects.bulk_create(
+            Contact(email=email, first_name=f"Reader {start + offset}", last_name="Benchmark")
+            for offset, email in enumerate(emails[start : start + 5000])
+        )
+        dataset.contact_ids.extend(contact.pk for contact in created)
+    return emails
+
+
+def order_data(index: int) -> dict:
+    """The demo's order data, a different order number per recipient."""
+    data = copy.deepcopy(demo.SAMPLE_DATA)
+    data["order_id"] = str(100000 + index)
+    data["order_url"] = f"https://shop.example.com/orders/{100000 + index}"
+    return data
+
+
+def remove(dataset: Dataset) -> None:
+    """Delete everything the run wrote, children first (messages protect streams and versions)."""
+    streams = list(dataset.streams.values())
+    messages = Message.objects.filter(stream__in=streams)
+    DeliveryEvent.objects.filter(message__in=messages).delete()
+    MessageAttachment.objects.filter(message__in=messages).delete()
+    ids = list(messages.values_list("pk", flat=True))
+    for start in range(0, len(ids), 5000):
+        Message.objects.filter(pk__in=ids[start : start + 5000]).delete()
+    Trigger.objects.filter(event__in=dataset.events.values()).delete()
+    for stream in streams:
+        MailStream.objects.filter(pk=stream.pk).update(current_version=None)
+        StreamVersion.objects.filter(stream=stream).delete()
+        stream.delete()
+    for event in dataset.events.values():
+        event.delete()
+    for start in range(0, len(dataset.contact_ids), 5000):
+        Contact.objects.filter(pk__in=dataset.contact_ids[start : start + 5000]).delete()
+    credential = ApiCredential.objects.filter(username=dataset.username).first()
+    if credential is not None:
+        WsseNonce.objects.filter(nonce__startswith=f"{credential.pk}:").delete()
+        credential.delete()
