@@ -130,7 +130,7 @@ def parse_body(body: bytes) -> dict[str, Any]:
             400,
             f"The body must be a JSON object, not {type(document).__name__}.",
         )
-    if contains_nul(document):
+    if b"\\u0000" in body and contains_nul(document):
         raise Refusal(
             Outcome.INVALID_BODY, 400, "The body contains a NUL character (\\u0000): remove it."
         )
