@@ -101,6 +101,7 @@ def test_isolation_mode_measures_singles_idle_and_during_a_broadcast():
     )  # fmt: skip
 
     assert result["broadcast_accepted"] == result["broadcast_received"] == 120
+    assert result["broadcast_via"].startswith("POST /api/v2/email/")
     assert result["received"] == result["idle_received"] == 10
     assert_latency_sane(result["latency_ms"], 10)
     assert_latency_sane(result["idle_latency_ms"], 10)

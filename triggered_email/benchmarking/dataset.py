@@ -55,6 +55,18 @@ def add_stream(dataset: Dataset, lane: str) -> MailStream:
     return stream
 
 
+def add_broadcast_stream(dataset: Dataset) -> MailStream:
+    """A live broadcast stream (bulk lane, addresses given in the call) with the demo template."""
+    with transaction.atomic():
+        event = ExternalEvent.objects.create(name=f"{dataset.run}-broadcast")
+        stream = demo.ensure_stream(
+            event, f"{dataset.run} broadcast", kind=MailStream.Kind.BROADCAST, lane="bulk"
+        )
+    dataset.events["broadcast"] = event
+    dataset.streams["broadcast"] = MailStream.objects.get(pk=stream.pk)
+    return dataset.streams["broadcast"]
+
+
 def add_contacts(dataset: Dataset, group: str, count: int) -> list[str]:
     emails = [dataset.email(group, index) for index in range(count)]
     for start in range(0, count, 5000):
