@@ -17,13 +17,12 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections import OrderedDict
-from threading import Lock
 from typing import Any
 
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from streams.bounded_cache import BoundedCache
 from streams.rendering import CompiledVersion, RenderedEmail, compile_parts, render
 
 OPEN, CLOSE = "\ue000", "\ue001"
@@ -147,36 +146,19 @@ def strip_markers(source: str) -> str:
     return _A_TAG.sub(lambda m: _NOTRACK.sub("", m.group(0)), source)
 
 
-class _MarkedCache:
-    """Compiled, link-marked templates per published version (published versions never change)."""
+# Compiled, link-marked templates per version. The key holds a hash of the HTML because test
+# sends render drafts, whose content changes under the same primary key.
+marked_cache: BoundedCache[tuple[int, bool, int], CompiledVersion] = BoundedCache(256)
 
-    def __init__(self, size: int = 256):
-        self._size = size
-        self._items: OrderedDict[tuple[int, bool, int], CompiledVersion] = OrderedDict()
-        self._lock = Lock()
 
-    def get(self, version: Any, track_clicks: bool) -> CompiledVersion:
-        html_source = version.html_inlined or version.html_source
-        key = (version.pk, track_clicks, hash(html_source))
-        with self._lock:
-            compiled = self._items.get(key)
-            if compiled is not None:
-                self._items.move_to_end(key)
-                return compiled
+def marked_templates(version: Any, track_clicks: bool) -> CompiledVersion:
+    html_source = version.html_inlined or version.html_source
+
+    def build() -> CompiledVersion:
         marked = mark_links(html_source) if track_clicks else strip_markers(html_source)
-        compiled = compile_parts(version.subject, marked, version.text)
-        with self._lock:
-            self._items[key] = compiled
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return compiled
+        return compile_parts(version.subject, marked, version.text)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-marked_cache = _MarkedCache()
+    return marked_cache.get_or_build((version.pk, track_clicks, hash(html_source)), build)
 
 
 # --- Per send -----------------------------------------------------------------------------------
@@ -217,7 +199,7 @@ def render_tracked(
     track_clicks: bool,
 ) -> RenderedEmail:
     """Render like streams.rendering.render_version, with this message's tracking written in."""
-    rendered = render(marked_cache.get(version, track_clicks), context)
+    rendered = render(marked_templates(version, track_clicks), context)
     body = rendered.html
     if not body:
         return rendered

@@ -7,14 +7,14 @@ was published and compiled templates are cached per version.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from threading import Lock
 from typing import Any
 
 from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import VariableDoesNotExist
+
+from streams.bounded_cache import BoundedCache
 
 
 class LockedEngine(Engine):
@@ -70,43 +70,28 @@ class CompiledVersion:
 
 
 class _VersionCache:
-    """Compiled templates per published version. Published versions never change."""
+    """Compiled templates per published version, and the published version rows themselves (so
+    a worker reads each once). Published versions never change."""
 
     def __init__(self, size: int = 256):
-        self._size = size
-        self._items: OrderedDict[int, CompiledVersion] = OrderedDict()
-        # The published version rows themselves, so a worker reads each one once.
-        self._published: OrderedDict[int, Any] = OrderedDict()
-        self._lock = Lock()
+        self._compiled: BoundedCache[int, CompiledVersion] = BoundedCache(size)
+        self._published: BoundedCache[int, Any] = BoundedCache(size)
 
     def published(self, pk: int) -> Any:
         """The published version `pk` if this process has read it, else None."""
-        with self._lock:
-            return self._published.get(pk)
+        return self._published.get(pk)
 
     def remember_published(self, version: Any) -> None:
-        with self._lock:
-            self._published[version.pk] = version
-            while len(self._published) > self._size:
-                self._published.popitem(last=False)
+        self._published.put(version.pk, version)
 
     def get(self, version: Any) -> CompiledVersion:
-        with self._lock:
-            compiled = self._items.get(version.pk)
-            if compiled is not None:
-                self._items.move_to_end(version.pk)
-                return compiled
-        compiled = compile_parts(version.subject, _html_of(version), version.text)
-        with self._lock:
-            self._items[version.pk] = compiled
-            while len(self._items) > self._size:
-                self._items.popitem(last=False)
-        return compiled
+        return self._compiled.get_or_build(
+            version.pk, lambda: compile_parts(version.subject, _html_of(version), version.text)
+        )
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._published.clear()
+        self._compiled.clear()
+        self._published.clear()
 
 
 version_cache = _VersionCache()
