@@ -284,6 +284,19 @@ def artifacts_dir() -> Any:
     return path
 
 
+def wait_in_browser(browser: Any, condition: Callable[[Any], Any], timeout: float = 15) -> Any:
+    """Wait until `condition(browser)` holds. A click that loads a page leaves the old page's
+    elements stale (or gone) for a moment: those errors mean "not yet", not failure."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(
+        browser,
+        timeout,
+        ignored_exceptions=(NoSuchElementException, StaleElementReferenceException),
+    ).until(lambda driver: condition(driver))
+
+
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory) -> Iterator[Any]:
     """Debian's chromium, headless, driven by its own chromedriver (nothing downloaded)."""

@@ -4,10 +4,11 @@ live preview, publish, launch, pause and resume."""
 import pytest
 from django.contrib.auth.models import Group, User
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from streams.marketers import MARKETERS_GROUP, ensure_marketers_group
 from streams.models import EmailCampaign, MailStream
+from tests.conftest import wait_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -16,10 +17,6 @@ HTML = """<!DOCTYPE html>
 <html><head><style>.hello { color: #0f766e; }</style></head>
 <body><h1 class="hello">Hello {{ contact.first_name }}</h1>
 <p>Your order {{ event.order_id }} is confirmed.</p></body></html>"""
-
-
-def wait_for(browser, condition, timeout=15):
-    return WebDriverWait(browser, timeout).until(lambda driver: condition(driver))
 
 
 def click(browser, element_id):
@@ -50,7 +47,7 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     browser.find_element(By.NAME, "username").send_keys("mia")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_for(browser, lambda d: "Site administration" in d.page_source)
+    wait_in_browser(browser, lambda d: "Site administration" in d.page_source)
 
     # Copy the campaign into a new mail stream for the event.
     browser.get(f"{live_server.url}/admin/streams/emailcampaign/{campaign.pk}/change/")
@@ -59,7 +56,7 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     browser.find_element(By.NAME, "name").clear()
     browser.find_element(By.NAME, "name").send_keys("Order confirmation")
     browser.find_element(By.NAME, "_copy").click()
-    wait_for(browser, lambda d: "/admin/streams/mailstream/" in d.current_url)
+    wait_in_browser(browser, lambda d: "/admin/streams/mailstream/" in d.current_url)
     stream = MailStream.objects.get(name="Order confirmation")
     assert status_shown(browser) == "draft"
 
@@ -70,10 +67,14 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     subject = browser.find_element(By.NAME, "subject")
     subject.clear()
     subject.send_keys("Order {{ event.order_id }} for {{ contact.first_name }}")
-    wait_for(browser, lambda d: d.find_element(By.ID, "te-subject").text == "Order B-77 for Jane")
+    wait_in_browser(
+        browser, lambda d: d.find_element(By.ID, "te-subject").text == "Order B-77 for Jane"
+    )
     frame = browser.find_element(By.ID, "te-html")
     assert frame.get_attribute("sandbox") == ""
-    wait_for(browser, lambda d: "Your order B-77 is confirmed." in frame.get_attribute("srcdoc"))
+    wait_in_browser(
+        browser, lambda d: "Your order B-77 is confirmed." in frame.get_attribute("srcdoc")
+    )
     assert 'style="color:#0f766e"' in frame.get_attribute("srcdoc")
     browser.switch_to.frame(frame)
     assert browser.find_element(By.TAG_NAME, "h1").text == "Hello Jane"
@@ -83,21 +84,21 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     # A template error shows the line at fault.
     html = browser.find_element(By.NAME, "html_source")
     html.send_keys("\n{% if event.order_id %}")
-    wait_for(browser, lambda d: d.find_element(By.ID, "te-problem").is_displayed())
+    wait_in_browser(browser, lambda d: d.find_element(By.ID, "te-problem").is_displayed())
     assert "HTML, line 5" in browser.find_element(By.ID, "te-problem").text
     html.send_keys("{% endif %}")
-    wait_for(browser, lambda d: not d.find_element(By.ID, "te-problem").is_displayed())
+    wait_in_browser(browser, lambda d: not d.find_element(By.ID, "te-problem").is_displayed())
 
     # Publish, launch, pause, resume.
     click(browser, "te-save-publish")
-    wait_for(browser, lambda d: "Published version 1" in d.page_source)
+    wait_in_browser(browser, lambda d: "Published version 1" in d.page_source)
     click(browser, "te-launch")
-    wait_for(browser, lambda d: status_shown(d) == "live")
+    wait_in_browser(browser, lambda d: status_shown(d) == "live")
     Select(browser.find_element(By.NAME, "policy")).select_by_value("hold")
     click(browser, "te-pause")
-    wait_for(browser, lambda d: status_shown(d) == "paused")
+    wait_in_browser(browser, lambda d: status_shown(d) == "paused")
     click(browser, "te-resume")
-    wait_for(browser, lambda d: status_shown(d) == "live")
+    wait_in_browser(browser, lambda d: status_shown(d) == "live")
     assert "held messages released" in browser.page_source
 
     stream.refresh_from_db()

@@ -11,6 +11,7 @@ from delivery import rollups
 from delivery.models import Message
 from delivery.rollups import hour_of
 from delivery.tracking import TrackedEvent, record_event
+from tests.conftest import wait_in_browser
 
 pytestmark = pytest.mark.browser
 
@@ -65,6 +66,11 @@ def log_in(browser, live_server, django_user_model):
     browser.find_element(By.NAME, "username").send_keys("operator")
     browser.find_element(By.NAME, "password").send_keys("op-pass-9876")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    wait_in_browser(browser, lambda d: d.current_url.endswith("/dashboard/"))
+
+
+def text_of(browser, by, value):
+    return browser.find_element(by, value).text
 
 
 def titles(browser, chart_id):
@@ -100,7 +106,7 @@ def test_dashboard_charts_range_and_stream_in_chromium(
 
     # The stream page: both charts are there, with the seeded points as hover titles.
     row.find_element(By.LINK_TEXT, "Password reset").click()
-    assert browser.find_element(By.ID, "stream-name").text == "Password reset"
+    wait_in_browser(browser, lambda d: text_of(d, By.ID, "stream-name") == "Password reset")
     engagement = titles(browser, "engagement-chart")
     assert len(engagement) == 6 * 24  # six series, a point per hour
     assert any(t.endswith(": 6 sent") for t in engagement)
@@ -112,7 +118,7 @@ def test_dashboard_charts_range_and_stream_in_chromium(
 
     # Switch the range to 7 days: a point per day, and the older sends are counted.
     browser.find_element(By.CSS_SELECTOR, 'a.preset[data-range="7d"]').click()
-    assert "range=7d" in browser.current_url
+    wait_in_browser(browser, lambda d: "range=7d" in d.current_url)
     assert "daily" in browser.find_element(By.CLASS_NAME, "range").text
     sent_cell = browser.find_element(By.CSS_SELECTOR, '#stream-totals td[data-col="sent"] .count')
     assert sent_cell.text == "9"
@@ -124,7 +130,7 @@ def test_dashboard_charts_range_and_stream_in_chromium(
     # Switch the stream with the form: the other stream's page, with its own numbers.
     Select(browser.find_element(By.ID, "stream-select")).select_by_visible_text("Newsletter")
     browser.find_element(By.ID, "apply-range").click()
-    assert browser.find_element(By.ID, "stream-name").text == "Newsletter"
+    wait_in_browser(browser, lambda d: text_of(d, By.ID, "stream-name") == "Newsletter")
     sent_cell = browser.find_element(By.CSS_SELECTOR, '#stream-totals td[data-col="sent"] .count')
     assert sent_cell.text == "2"
     assert f"/dashboard/streams/{news.pk}/" in browser.current_url
