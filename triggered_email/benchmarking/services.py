@@ -124,6 +124,9 @@ def start_web(host: str, port: int, env: dict[str, str], topology: Topology, log
         str(topology.web_workers),
         "--backlog",
         "2048",
+        # gunicorn 27 opens a control socket at one fixed path per user: a second server on the
+        # same host (make run) would take it over. Nothing here uses it.
+        "--no-control-socket",
     ]
     if topology.web_threads > 1:
         argv += ["--worker-class", "gthread", "--threads", str(topology.web_threads)]

@@ -53,6 +53,8 @@ class Command(BaseCommand):
                     str(options["web_workers"]),
                     "--access-logfile",
                     "-",
+                    # One fixed control-socket path per user: a second server would take it over.
+                    "--no-control-socket",
                 ],
                 smtp_env,
             ),
