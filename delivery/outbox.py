@@ -21,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import timezone
 
+from delivery import copy_insert
 from delivery.models import Message, MessageAttachment, Suppression
 from delivery.queue import enqueue_on_commit
 from streams.models import MailStream
@@ -173,7 +174,7 @@ def write_outbox(
         new_messages.append(message)
         written.append(Written(recipient, stream, message))
 
-    Message.objects.bulk_create(new_messages)
+    copy_insert.insert(Message, new_messages)
     MessageAttachment.objects.bulk_create(
         MessageAttachment(
             message=entry.message,

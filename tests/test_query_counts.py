@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from delivery import copy_insert
 from delivery.models import Message
 from delivery.tasks import send_messages
 
@@ -21,6 +22,9 @@ SINGLE_TRIGGER_QUERIES = 8
 # claim (update, select, the two attachment prefetches), the version (once per process) and the
 # outcome (one update, one insert of delivery events).
 SEND_TASK_QUERIES = 7
+# How a batch's messages are written: a multi-row INSERT, or on PostgreSQL the ids from the
+# sequence and one COPY (delivery.copy_insert).
+MESSAGE_WRITES = ('INSERT INTO "delivery_message"', "SELECT nextval(", 'COPY "delivery_message"')
 
 
 @pytest.fixture
@@ -64,13 +68,17 @@ def test_batch_trigger_queries_do_not_grow_with_the_batch(client, make_stream, m
 
     queries = trigger_queries(client, stream.event_id, {"key_id": "3", "contacts": contacts})
 
-    inserts = [q for q in queries if q.startswith('INSERT INTO "delivery_message"')]
+    inserts = [q for q in queries if q.startswith(MESSAGE_WRITES)]
     others = [q[:200] for q in queries if q not in inserts]
     assert Message.objects.filter(stream=stream).count() == size
-    # One bulk insert, split only where the database limits a statement's parameters (SQLite).
-    fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
-    per_statement = connection.ops.bulk_batch_size(fields, [None] * size)
-    assert len(inserts) == math.ceil(size / per_statement)
+    if connection.vendor == "postgresql" and size >= copy_insert.COPY_MIN_ROWS:
+        # The ids in one query, then one COPY of all rows.
+        assert [q.split()[0] for q in inserts] == ["SELECT", "COPY"]
+    else:
+        # One bulk insert, split only where the database limits a statement's parameters.
+        fields = [f for f in Message._meta.concrete_fields if not f.primary_key]
+        per_statement = connection.ops.bulk_batch_size(fields, [None] * size)
+        assert len(inserts) == math.ceil(size / per_statement)
     assert len(others) + 1 <= SINGLE_TRIGGER_QUERIES, "\n".join(others)
 
 
