@@ -78,13 +78,16 @@ def build_email(message: Message, rendered: RenderedEmail) -> EmailMultiAlternat
     if stream.reply_to:
         email.reply_to = [stream.reply_to]
     email.extra_headers["Message-ID"] = message.message_id
-    for attachment in stream.attachments.all():
+    # A claimed message knows whether it has files (delivery.tasks.claim); others look.
+    static = stream.attachments.all() if getattr(message, "stream_has_attachments", True) else ()
+    for attachment in static:
         email.attach(
             attachment.filename,
             _static_attachment(attachment.file.name, attachment.size),
             attachment.content_type,
         )
-    for attachment in message.attachments.all():
+    own = message.attachments.all() if getattr(message, "has_attachments", True) else ()
+    for attachment in own:
         with default_storage.open(attachment.file.name, "rb") as handle:
             email.attach(attachment.filename, handle.read(), attachment.content_type)
     # Anymail sends these to the ESP, whose webhooks hand them back: opaque ids only.

@@ -63,12 +63,14 @@ class StepFailed(Exception):
 # --- entering ---------------------------------------------------------------------------------
 
 
+# A trigger enters active programs, and paused ones (their entries queue).
+PROGRAM_ENTRY_STATUSES = (Program.Status.ACTIVE, Program.Status.PAUSED)
+
+
 def entry_programs(event: ExternalEvent) -> list[Program]:
     """Programs a trigger of `event` enters: active ones, and paused ones (entries queue)."""
     return list(
-        Program.objects.filter(
-            entry_event=event, status__in=[Program.Status.ACTIVE, Program.Status.PAUSED]
-        ).order_by("pk")
+        Program.objects.filter(entry_event=event, status__in=PROGRAM_ENTRY_STATUSES).order_by("pk")
     )
 
 

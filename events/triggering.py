@@ -28,7 +28,8 @@ from delivery.outbox import (
 )
 from events.contacts import KeyField, find_contacts, normalise_key_value
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger
-from events.programs import Entered, enter_programs, entry_programs
+from events.programs import PROGRAM_ENTRY_STATUSES, Entered, enter_programs, entry_programs
+from events.programs_models import Program
 from events.reply_codes import ReplyCode, ReplyError
 from streams.filenames import clean_filename, content_type_for
 from streams.models import MailStream
@@ -186,19 +187,35 @@ def parse_item(
 
 
 def linked_streams(event: ExternalEvent, kind: str = MailStream.Kind.CONTACT) -> list[MailStream]:
-    """Streams a trigger of `event` sends: live (sent) and paused (held or discarded)."""
+    """Streams a trigger of `event` sends: live (sent) and paused (held or discarded).
+
+    Each carries `event_has_programs`: whether automation programs take this event as their
+    entry, asked in the same query because a trigger call needs both and programs are rare.
+    """
     # Written out: this runs on every trigger call, and building the same query with the ORM
     # cost 3-4 times the CPU of running it (docs/performance.md).
     meta, qn = MailStream._meta, connection.ops.quote_name
     column = {name: qn(meta.get_field(name).column) for name in ("event", "kind", "status")}
-    # Only quoted column names go into the text; values are parameters.
-    sql = f"SELECT * FROM {qn(meta.db_table)} WHERE {column['event']} = %s"  # noqa: S608
-    sql += (
+    program = Program._meta
+    entry_event = qn(program.get_field("entry_event").column)
+    program_status = qn(program.get_field("status").column)
+    # Only quoted names go into the text; values are parameters.
+    sql = (
+        f"SELECT *, EXISTS (SELECT 1 FROM {qn(program.db_table)} "  # noqa: S608
+        f"WHERE {entry_event} = %s AND {program_status} IN (%s, %s)) AS event_has_programs "
+        f"FROM {qn(meta.db_table)} WHERE {column['event']} = %s"
         f" AND {column['kind']} = %s AND {column['status']} IN (%s, %s)"
         f" AND {qn(meta.get_field('current_version').column)} IS NOT NULL"
         f" ORDER BY {qn(meta.pk.column)}"
     )
-    params = [event.pk, kind, MailStream.Status.LIVE, MailStream.Status.PAUSED]
+    params = [
+        event.pk,
+        *PROGRAM_ENTRY_STATUSES,
+        event.pk,
+        kind,
+        MailStream.Status.LIVE,
+        MailStream.Status.PAUSED,
+    ]
     return list(MailStream.objects.raw(sql, params))
 
 
@@ -230,7 +247,7 @@ def trigger_event(
     the event, and with `all_or_nothing` the first contact's problem instead of writing anything.
     """
     streams = linked_streams(event)
-    programs = entry_programs(event)
+    programs = entry_programs(event) if not streams or streams[0].event_has_programs else []
     if not streams and not programs:
         raise ReplyError(
             ReplyCode.NO_LIVE_STREAM,

@@ -15,13 +15,13 @@ from delivery.tasks import send_messages
 pytestmark = pytest.mark.django_db
 
 # What one trigger call costs before its commit (savepoints of the test's transaction not
-# counted): credential, event, linked streams, automation programs entered by the event,
-# contacts, the trigger row, suppressions and the messages. Raise it only for a query that does
-# not grow with the recipients.
-SINGLE_TRIGGER_QUERIES = 8
-# claim (update, select, the two attachment prefetches), the version (once per process) and the
-# outcome (one update, one insert of delivery events).
-SEND_TASK_QUERIES = 7
+# counted): credential, event, linked streams (which also say whether automation programs take
+# the event), contacts, the trigger row, suppressions and the messages. Raise it only for a
+# query that does not grow with the recipients.
+SINGLE_TRIGGER_QUERIES = 7
+# claim (update, select; attachments are looked up only for messages that have some), the
+# version (once per process) and the outcome (one update, one insert of delivery events).
+SEND_TASK_QUERIES = 5
 # How a batch's messages are written: a multi-row INSERT, or on PostgreSQL the ids from the
 # sequence and one COPY (delivery.copy_insert).
 MESSAGE_WRITES = ('INSERT INTO "delivery_message"', "SELECT nextval(", 'COPY "delivery_message"')
