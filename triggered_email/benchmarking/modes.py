@@ -338,6 +338,7 @@ class Bench:
             "transactional_workers": topology.transactional_workers,
             "bulk_workers": topology.bulk_workers,
             "bulk_nice": topology.bulk_nice,
+            "bulk_sched_idle": topology.bulk_sched_idle,
             "chunk_size": settings.TRIGGERED_EMAIL_CHUNK_SIZE,
             "auth": self.options.auth,
             "cpus": os.cpu_count(),

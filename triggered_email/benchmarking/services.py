@@ -84,6 +84,8 @@ class Topology:
     bulk_workers: int = 2
     # Nice level of the bulk lane's workers (Q_BULK_NICE; 0 = same as everything else).
     bulk_nice: int = 10
+    # SCHED_IDLE for the bulk lane's workers instead of the nice level (Q_BULK_SCHED_IDLE).
+    bulk_sched_idle: bool = True
 
 
 def child_environment(smtp_host: str, smtp_port: int, topology: Topology) -> dict[str, str]:
@@ -104,6 +106,7 @@ def child_environment(smtp_host: str, smtp_port: int, topology: Topology) -> dic
         "Q_WORKERS": str(topology.transactional_workers),
         "Q_BULK_WORKERS": str(topology.bulk_workers),
         "Q_BULK_NICE": str(topology.bulk_nice),
+        "Q_BULK_SCHED_IDLE": "1" if topology.bulk_sched_idle else "0",
     }
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL

@@ -1,3 +1,4 @@
+import argparse
 import json
 import sys
 
@@ -60,6 +61,12 @@ class Command(BaseCommand):
             default=None,
             help="nice level of the bulk lane's workers (default: Q_BULK_NICE, 10)",
         )
+        parser.add_argument(
+            "--bulk-sched-idle",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="run the bulk lane's workers under SCHED_IDLE (default: Q_BULK_SCHED_IDLE, on)",
+        )
 
     def handle(self, *args, **options):
         if options["messages"] < 1:
@@ -92,6 +99,11 @@ class Command(BaseCommand):
                 bulk_workers=options["bulk_workers"],
                 bulk_nice=(
                     settings.Q_BULK_NICE if options["bulk_nice"] is None else options["bulk_nice"]
+                ),
+                bulk_sched_idle=(
+                    settings.Q_BULK_SCHED_IDLE
+                    if options["bulk_sched_idle"] is None
+                    else options["bulk_sched_idle"]
                 ),
             ),
         )
