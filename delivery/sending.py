@@ -16,16 +16,26 @@ import smtplib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
+from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
+from django.utils.module_loading import import_string
 
 from delivery.failures import Failure, classify
 
 logger = logging.getLogger(__name__)
 
-SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# The dedicated path's SMTP backend: Django's, with pipelining (delivery.smtp_backend).
+SMTP_BACKEND = "delivery.smtp_backend.EmailBackend"
+
+
+@lru_cache(maxsize=8)
+def is_smtp_backend(path: str) -> bool:
+    """Django's SMTP backend or a subclass: it takes TRIGGERED_EMAIL_SMTP and is kept open."""
+    return issubclass(import_string(path), DjangoSMTPBackend)
 
 
 @dataclass(frozen=True)
@@ -42,7 +52,7 @@ class SendOutcome:
 def dedicated_connection() -> BaseEmailBackend:
     """A connection to the dedicated backend, configured from settings."""
     options = {}
-    if settings.TRIGGERED_EMAIL_BACKEND == SMTP_BACKEND:
+    if is_smtp_backend(settings.TRIGGERED_EMAIL_BACKEND):
         options = dict(settings.TRIGGERED_EMAIL_SMTP)
     return get_connection(settings.TRIGGERED_EMAIL_BACKEND, fail_silently=False, **options)
 
@@ -176,7 +186,7 @@ def send_over_dedicated_path(
     """
     global _kept
     keep = (
-        settings.TRIGGERED_EMAIL_BACKEND == SMTP_BACKEND
+        is_smtp_backend(settings.TRIGGERED_EMAIL_BACKEND)
         and settings.TRIGGERED_EMAIL_SMTP_KEEP_OPEN_SECONDS > 0
     )
     now = time.monotonic()

@@ -74,6 +74,16 @@ class SmtpServer:
     controller: Controller | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    # Offer PIPELINING, as the MTAs of the dedicated path do (delivery.smtp_backend); a test
+    # that wants smtplib's one-command-at-a-time exchange turns it off.
+    pipelining: bool = True
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address)
         if reply:
@@ -146,7 +156,7 @@ def smtp_server(settings) -> Iterator[SmtpServer]:
     """A running SMTP server that the dedicated path sends to."""
     server = SmtpServer("127.0.0.1", free_port())
     server.start()
-    settings.TRIGGERED_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.TRIGGERED_EMAIL_BACKEND = "delivery.smtp_backend.EmailBackend"
     settings.TRIGGERED_EMAIL_SMTP = server.settings
     yield server
     server.stop()

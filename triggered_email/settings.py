@@ -205,7 +205,8 @@ else:
 # --- The dedicated sending path -----------------------------------------------------------------
 
 _BACKEND_ALIASES = {
-    "smtp": "django.core.mail.backends.smtp.EmailBackend",
+    # Django's SMTP backend with command pipelining (RFC 2920) where the MTA offers it.
+    "smtp": "delivery.smtp_backend.EmailBackend",
     "console": "django.core.mail.backends.console.EmailBackend",
 }
 # Never Django's EMAIL_BACKEND: that one stays for the site's own mail (password resets of staff).

@@ -1,0 +1,183 @@
+"""SMTP pipelining toward the dedicated MTA (delivery.smtp_backend): MAIL, RCPT and DATA in one
+write where the server offers PIPELINING, and smtplib's behaviour for every refusal.
+
+The server here is a real TCP SMTP server with scripted replies that records what arrived in
+each read, so the tests can see what went over the wire together.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socketserver
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from delivery.smtp_backend import PipeliningSMTP
+
+MESSAGE = b"Subject: hello\r\n\r\nfirst line\r\n.starts with a dot\r\n"
+
+
+@dataclass
+class Script:
+    pipelining: bool = True
+    mail: str = "250 sender ok"
+    rcpt: str = "250 recipient ok"
+    data: str = "354 go ahead"
+    # What arrived, one entry per read from the socket.
+    reads: list[bytes] = field(default_factory=list)
+    messages: list[bytes] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    script: Script
+
+    def reply(self, line: str) -> None:
+        self.request.sendall(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        script = self.server.script
+        self.reply("220 scripted")
+        pending, in_data, body = b"", False, b""
+        while True:
+            chunk = self.request.recv(65536)
+            if not chunk:
+                return
+            script.reads.append(chunk)
+            pending += chunk
+            while True:
+                if in_data:
+                    end = pending.find(b"\r\n.\r\n")
+                    if end < 0:
+                        break
+                    body, pending, in_data = pending[: end + 2], pending[end + 5 :], False
+                    script.messages.append(body)
+                    self.reply("250 queued")
+                    continue
+                line, found, rest = pending.partition(b"\r\n")
+                if not found:
+                    break
+                pending = rest
+                command = line.decode().upper()
+                script.commands.append(command.split(":")[0].split()[0])
+                if command.startswith("EHLO"):
+                    extensions = ["250-scripted", "250-SIZE 10000000"]
+                    if script.pipelining:
+                        extensions.append("250-PIPELINING")
+                    self.request.sendall(("\r\n".join([*extensions, "250 HELP"]) + "\r\n").encode())
+                elif command.startswith("MAIL"):
+                    self.reply(script.mail)
+                elif command.startswith("RCPT"):
+                    self.reply(script.rcpt)
+                elif command.startswith("DATA"):
+                    self.reply(script.data)
+                    in_data = script.data.startswith("354")
+                elif command.startswith("QUIT"):
+                    self.reply("221 bye")
+                    return
+                else:  # RSET, NOOP
+                    self.reply("250 ok")
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[Script, int]]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    server.script = Script()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield server.script, server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def connect(port: int) -> PipeliningSMTP:
+    client = PipeliningSMTP("127.0.0.1", port, timeout=5)
+    client.ehlo()
+    return client
+
+
+def test_mail_rcpt_and_data_go_out_in_one_write(scripted):
+    script, port = scripted
+    client = connect(port)
+
+    refused = client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+    client.quit()
+
+    assert refused == {}
+    together = [read for read in script.reads if read.startswith(b"MAIL FROM")]
+    assert len(together) == 1
+    assert b"RCPT TO:<jane@example.org>" in together[0] and together[0].endswith(b"DATA\r\n")
+    assert script.messages == [MESSAGE.replace(b"\r\n.starts", b"\r\n..starts")]
+
+
+def test_without_the_offer_commands_go_one_at_a_time(scripted):
+    script, port = scripted
+    script.pipelining = False
+    client = connect(port)
+
+    client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+    client.quit()
+
+    mail = next(read for read in script.reads if read.upper().startswith(b"MAIL FROM"))
+    assert b"RCPT" not in mail.upper()
+    assert len(script.messages) == 1
+
+
+def test_refused_sender_raises_like_smtplib_and_resets_the_session(scripted):
+    script, port = scripted
+    script.mail = "550 5.7.1 sender not allowed"
+    script.rcpt = "503 5.5.1 need MAIL first"
+    script.data = "503 5.5.1 no valid recipients"
+    client = connect(port)
+
+    with pytest.raises(smtplib.SMTPSenderRefused) as refused:
+        client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+    script.mail, script.rcpt, script.data = "250 ok", "250 ok", "354 go ahead"
+    client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+    client.quit()
+
+    assert refused.value.smtp_code == 550
+    assert script.commands[script.commands.index("DATA") + 1] == "RSET"
+    assert len(script.messages) == 1
+
+
+def test_refused_recipient_raises_recipients_refused_with_the_reply(scripted):
+    script, port = scripted
+    script.rcpt = "550 5.1.1 user unknown"
+    script.data = "554 5.5.1 no valid recipients"
+    client = connect(port)
+
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+
+    assert refused.value.recipients == {"jane@example.org": (550, b"5.1.1 user unknown")}
+    assert script.messages == []
+
+
+def test_server_that_says_354_after_refusing_everyone_gets_no_message(scripted):
+    script, port = scripted
+    script.rcpt = "550 5.1.1 user unknown"
+    client = connect(port)
+
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+
+    # Only closing ends a transaction the server opened for data: nothing was delivered.
+    assert client.sock is None
+    assert script.messages == []
+
+
+def test_temporary_data_refusal_is_a_data_error(scripted):
+    script, port = scripted
+    script.data = "451 4.3.0 try again later"
+    client = connect(port)
+
+    with pytest.raises(smtplib.SMTPDataError) as refused:
+        client.sendmail("shop@example.com", ["jane@example.org"], MESSAGE)
+
+    assert refused.value.smtp_code == 451
+    assert script.messages == []
