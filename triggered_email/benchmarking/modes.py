@@ -218,6 +218,7 @@ class Bench:
         if self.dataset is not None and not self.options.keep:
             self.write("[benchmark] removing the benchmark's rows (--keep keeps them)")
             data.remove(self.dataset)
+            data.vacuum()
 
     # --- measuring ------------------------------------------------------------------------------
 
