@@ -26,9 +26,10 @@ def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
     """Run the bulk lane's processes at a lower CPU priority: where both lanes share cores, a
     broadcast then takes only what the time-critical lane leaves (docs/performance.md).
 
-    SCHED_IDLE (Q_BULK_SCHED_IDLE, Linux) where available, else the nice level Q_BULK_NICE:
-    measured on 2 cores, nice 10 still let a draining broadcast raise the transactional p99 five
-    to ten times; SCHED_IDLE kept it within 1.5 times.
+    SCHED_IDLE (Q_BULK_SCHED_IDLE, Linux) where available, else the nice level Q_BULK_NICE.
+    SCHED_IDLE states the promise as a scheduling rule: bulk work never takes a CPU from anything
+    else. Measured, it and nice 10 are close (docs/performance.md, isolation): what a broadcast
+    still costs the transactional lane is the work done for it at normal priority (database, MTA).
     """
     from django.conf import settings
     from django_q.conf import Conf

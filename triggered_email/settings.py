@@ -193,9 +193,9 @@ Q_CLUSTER = {
 # Nice level of the bulk lane's workers (0-19): on shared cores a broadcast yields the CPU to
 # the transactional lane and the web server.
 Q_BULK_NICE = env_int("Q_BULK_NICE", 10, minimum=0)
-# On Linux the bulk lane's workers run under SCHED_IDLE: only on CPU time nothing else wants, so a
-# broadcast cannot delay a password reset even by a time slice (docs/performance.md). A host that
-# is busy with other work for long starves the broadcast meanwhile; 0 falls back to Q_BULK_NICE.
+# On Linux the bulk lane's workers run under SCHED_IDLE: only on CPU time nothing else wants, so
+# their own work never delays a password reset (docs/performance.md). A host that is busy with
+# other work for long starves the broadcast meanwhile; 0 falls back to Q_BULK_NICE.
 Q_BULK_SCHED_IDLE = env_bool("Q_BULK_SCHED_IDLE", True)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
