@@ -33,7 +33,7 @@ from events.contacts import (
 )
 from events.integrations_models import Integration, IntegrationCall
 from events.integrations_signatures import SignatureError, verify_signature
-from events.json_bodies import contains_nul
+from events.json_bodies import unstorable_character
 from events.json_paths import read_path
 from events.models import Contact, Trigger
 from events.reply_codes import ReplyCode, ReplyError
@@ -130,10 +130,9 @@ def parse_body(body: bytes) -> dict[str, Any]:
             400,
             f"The body must be a JSON object, not {type(document).__name__}.",
         )
-    if b"\\u0000" in body and contains_nul(document):
-        raise Refusal(
-            Outcome.INVALID_BODY, 400, "The body contains a NUL character (\\u0000): remove it."
-        )
+    unstorable = unstorable_character(body, document)
+    if unstorable:
+        raise Refusal(Outcome.INVALID_BODY, 400, f"The body contains {unstorable}: remove it.")
     return document
 
 

@@ -467,3 +467,26 @@ def test_nul_character_in_data_is_refused_not_a_500(api, stream, jane):
     assert reply(response) == (400, 1002)
     assert "NUL" in response.json()["replyText"]
     assert_nothing_written()
+
+
+def test_unpaired_surrogate_in_a_batch_is_refused_not_a_500(api, stream, jane):
+    # "\ud800" without its low half is valid JSON but no character: PostgreSQL refuses it.
+    contacts = [{"external_id": "jane@example.org", "data": {"name": f"x{i}"}} for i in range(25)]
+    contacts[7]["data"]["name"] = "broken \ud800 half"
+
+    response = api.post(url(stream), {"key_id": "3", "contacts": contacts})
+
+    assert reply(response) == (400, 1002)
+    assert "surrogate" in response.json()["replyText"]
+    assert_nothing_written()
+
+
+def test_surrogate_pair_is_one_character_and_accepted(api, smtp_server, stream, jane):
+    response = api.call(
+        "post",
+        url(stream),
+        raw=b'{"key_id": "3", "external_id": "jane@example.org", "data": {"x": "\\ud83d\\ude00"}}',
+    )
+
+    assert reply(response) == (200, 0)
+    assert Message.objects.get().data == {"x": "\U0001f600"}

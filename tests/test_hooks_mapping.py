@@ -177,6 +177,17 @@ def test_body_with_nul_characters_is_refused_and_logged(
     assert not Trigger.objects.exists()
 
 
+def test_body_with_an_unpaired_surrogate_is_refused_and_logged(
+    client, django_capture_on_commit_callbacks, crm
+):
+    response = send(client, django_capture_on_commit_callbacks, b'{"event": "a\\udc00b"}')
+
+    assert response.status_code == 400
+    assert "surrogate" in response.content.decode()
+    assert IntegrationCall.objects.filter(outcome="invalid_body").count() == 1
+    assert not Trigger.objects.exists()
+
+
 def test_disabled_integration_answers_404_and_triggers_nothing(
     client, django_capture_on_commit_callbacks, smtp_server, crm
 ):

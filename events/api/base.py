@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from events.json_bodies import contains_nul
+from events.json_bodies import unstorable_character
 from events.models import IdempotentRequest
 from events.reply_codes import ReplyCode, ReplyError
 
@@ -57,12 +57,11 @@ class ApiView(APIView):
                 ReplyCode.DATA_NOT_OBJECT,
                 f"The request body must be a JSON object, not {type(body).__name__}.",
             )
-        # Strict JSON has no raw control characters in strings: U+0000 can only come from a
-        # \u0000 escape, so the walk over the whole document runs only when one is there.
-        if b"\\u0000" in raw and contains_nul(body):
+        unstorable = unstorable_character(raw, body)
+        if unstorable:
             raise ReplyError(
                 ReplyCode.INVALID_FIELD,
-                "The request contains a NUL character (\\u0000), which cannot be stored: "
+                f"The request contains {unstorable}, which cannot be stored: "
                 "remove it from the data.",
             )
         return body
