@@ -20,7 +20,6 @@ class DeliveryConfig(AppConfig):
         # After every migrate, so a new installation has its periodic sweep without extra steps.
         post_migrate.connect(ensure_schedules, sender=self)
         post_spawn.connect(lower_bulk_worker_priority)
-        post_spawn.connect(freeze_after_spawn)
 
 
 def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
@@ -41,10 +40,3 @@ def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     elif settings.Q_BULK_NICE:
         os.nice(settings.Q_BULK_NICE)
-
-
-def freeze_after_spawn(sender, proc_name: str, **kwargs) -> None:
-    """django-q2's processes keep GC passes off their start-up objects, as the web server's do."""
-    from triggered_email.startup import freeze_startup_objects
-
-    freeze_startup_objects()
