@@ -23,6 +23,27 @@ from django.db import connections, models, router
 COPY_MIN_ROWS = 20
 
 
+# Field types whose Python values psycopg's own dumpers write as the column expects.
+PASSED_AS_IS = {
+    "CharField",
+    "TextField",
+    "EmailField",
+    "SlugField",
+    "URLField",
+    "BooleanField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveSmallIntegerField",
+    "PositiveBigIntegerField",
+    "ForeignKey",
+    "DateTimeField",
+    "UUIDField",
+    "DecimalField",
+}
+
+
 def _converter(field: models.Field, connection) -> Callable[[Any], Any]:
     """How one field's Python value becomes something psycopg's COPY writer can send."""
     if isinstance(field, models.JSONField):
@@ -32,23 +53,7 @@ def _converter(field: models.Field, connection) -> Callable[[Any], Any]:
             return None if value is None else json.dumps(value, cls=encoder)
 
         return to_json
-    if isinstance(field, models.DateTimeField | models.UUIDField | models.DecimalField):
-        return lambda value: value  # psycopg's own dumpers write these types
-    if field.get_internal_type() in {
-        "CharField",
-        "TextField",
-        "EmailField",
-        "SlugField",
-        "URLField",
-        "BooleanField",
-        "IntegerField",
-        "BigIntegerField",
-        "SmallIntegerField",
-        "PositiveIntegerField",
-        "PositiveSmallIntegerField",
-        "PositiveBigIntegerField",
-        "ForeignKey",
-    }:
+    if field.get_internal_type() in PASSED_AS_IS:
         return lambda value: value
     # Anything else goes through Django's own preparation, as bulk_create would do it.
     return lambda value: field.get_db_prep_save(value, connection)
