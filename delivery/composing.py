@@ -62,6 +62,10 @@ class OutgoingEmail(EmailMultiAlternatives):
     def message(self):
         return mime.prepare(super().message())
 
+    def wire_bytes(self) -> bytes:
+        """What the SMTP backend sends after DATA (delivery.smtp_backend)."""
+        return mime.wire_bytes(self)
+
 
 def build_email(message: Message, rendered: RenderedEmail) -> EmailMultiAlternatives:
     stream = message.stream

@@ -11,9 +11,16 @@ boundary with 64 random bits needs no search: we set it before the generator wou
 from __future__ import annotations
 
 import random
+import re
 import sys
 from email.message import Message as MimeMessage
 from email.policy import Compat32
+from email.utils import formatdate
+from functools import lru_cache
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import RFC5322_EMAIL_LINE_LENGTH_LIMIT, forbid_multi_line_headers
 
 _random = random.SystemRandom()
 
@@ -49,3 +56,108 @@ def prepare(message: MimeMessage) -> MimeMessage:
         if part.is_multipart() and not part.get_boundary():
             part.set_boundary(_boundary())
     return message
+
+
+# --- writing the common email directly ---------------------------------------------------------
+#
+# Nearly every email a lane sends is one text part, one HTML part, or both as
+# multipart/alternative, UTF-8, no files. For those, building the email.message objects and
+# walking them with the generator cost more than rendering the template (docs/performance.md);
+# `wire_bytes` writes the same bytes straight away, using the same functions for every header
+# value (Django's header checks, compat32's folding). Anything else goes the standard way.
+
+_CRLF_POLICY = POLICY.clone(linesep="\r\n")
+_NEWLINE = re.compile(r"\r\n|\r|\n")  # email.generator's NLCRE
+_PLACEHOLDER_BOUNDARY = _boundary()
+
+
+def _header(name: str, value: str) -> bytes:
+    name, value = forbid_multi_line_headers(name, value, "utf-8")
+    return _CRLF_POLICY.fold_binary(name, value)
+
+
+def _text_part(content: str, subtype: str) -> tuple[bytes, bytes] | None:
+    """One SafeMIMEText part (headers and body) as the generator writes it; None where Django
+    would choose quoted-printable (a line over 998 bytes)."""
+    if not isinstance(content, str) or not content:
+        return None
+    encoded = content.encode("utf-8")
+    if any(
+        len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT
+        for line in content.splitlines()
+    ):
+        return None
+    transfer_encoding = "7bit" if encoded.isascii() else "8bit"
+    head = (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        f"MIME-Version: 1.0\r\nContent-Transfer-Encoding: {transfer_encoding}\r\n"
+    ).encode()
+    return head, _NEWLINE.sub("\r\n", content).encode("utf-8")
+
+
+@lru_cache(maxsize=1)
+def _folded_alternative_type() -> bytes:
+    # Every boundary has the same length and characters that folding treats alike, so the
+    # folded header is the same with the boundary swapped in.
+    return _CRLF_POLICY.fold_binary(
+        "Content-Type", f'multipart/alternative; boundary="{_PLACEHOLDER_BOUNDARY}"'
+    )
+
+
+def direct_bytes(email: EmailMultiAlternatives, *, boundary: str, date: str) -> bytes | None:
+    """The wire bytes of `email` if it is of the common kind, else None."""
+    if (
+        email.attachments
+        or email.cc
+        or set(email.extra_headers) != {"Message-ID"}
+        or (email.encoding or settings.DEFAULT_CHARSET) != "utf-8"
+    ):
+        return None
+    alternatives = getattr(email, "alternatives", [])
+    if not alternatives:
+        parts = [(email.body, email.content_subtype)]
+    elif len(alternatives) == 1 and alternatives[0].mimetype == "text/html" and email.body:
+        parts = [(email.body, email.content_subtype), (alternatives[0].content, "html")]
+    else:
+        return None
+    try:
+        written = [_text_part(content, subtype) for content, subtype in parts]
+    except UnicodeEncodeError:  # lone surrogates: let the standard path raise its error
+        return None
+    if None in written:
+        return None
+
+    headers = []
+    if len(written) == 1:
+        ((part_head, body),) = written
+        headers.append(part_head)
+    else:
+        headers.append(
+            _folded_alternative_type().replace(_PLACEHOLDER_BOUNDARY.encode(), boundary.encode())
+        )
+        headers.append(b"MIME-Version: 1.0\r\n")
+        separator = f"\r\n--{boundary}\r\n".encode()
+        body = (
+            f"--{boundary}\r\n".encode()
+            + separator.join(head + b"\r\n" + text for head, text in written)
+            + f"\r\n--{boundary}--\r\n".encode()
+        )
+    headers.append(_header("Subject", email.subject))
+    headers.append(_header("From", email.from_email))
+    if email.to:
+        headers.append(_header("To", ", ".join(str(v) for v in email.to)))
+    if email.reply_to:
+        headers.append(_header("Reply-To", ", ".join(str(v) for v in email.reply_to)))
+    headers.append(_header("Date", date))
+    headers.append(_header("Message-ID", email.extra_headers["Message-ID"]))
+    return b"".join(headers) + b"\r\n" + body
+
+
+def wire_bytes(email: EmailMultiAlternatives) -> bytes:
+    """What goes after DATA: the same bytes as `email.message().as_bytes(linesep="\\r\\n")`."""
+    direct = direct_bytes(
+        email, boundary=_boundary(), date=formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
+    )
+    if direct is not None:
+        return direct
+    return email.message().as_bytes(linesep="\r\n")

@@ -4,12 +4,14 @@ import copy
 from email.policy import compat32
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from delivery import mime
 from delivery.composing import build_email
 from delivery.models import Message
+from streams.models import MailStream
 from streams.rendering import RenderedEmail
-
-pytestmark = pytest.mark.django_db
 
 
 def stdlib_bytes(mime_message) -> bytes:
@@ -36,6 +38,7 @@ def stdlib_bytes(mime_message) -> bytes:
         ("Zeichen 😀 und \t Tab", "Shop", "", "x" * 1200, "<p>" + "y" * 1200 + "</p>"),
     ],
 )
+@pytest.mark.django_db
 def test_fast_serialisation_is_byte_identical(
     make_stream, make_contact, subject, sender_name, reply_to, text, html
 ):
@@ -58,6 +61,7 @@ def test_fast_serialisation_is_byte_identical(
     assert fast.get_boundary() is None or fast.get_boundary().encode() in fast_bytes
 
 
+@pytest.mark.django_db
 def test_every_multipart_gets_its_own_boundary(make_stream, make_contact):
     stream = make_stream()
     contact = make_contact("jane@example.org")
@@ -78,3 +82,105 @@ def test_every_multipart_gets_its_own_boundary(make_stream, make_contact):
     boundaries = [part.get_boundary() for part in parts]
     assert len(parts) == 2
     assert all(boundaries) and len(set(boundaries)) == 2
+
+
+# --- delivery.mime.direct_bytes: the common email written without the email package ------------
+
+BOUNDARY = "===============0123456789012345678=="
+DATE = "Fri, 27 Nov 2026 22:04:32 -0000"
+
+
+def unsaved_email(subject: str, text: str, html: str, *, reply_to: str = "", name: str = "Shop"):
+    """build_email's result for a stream and message that need no database."""
+    stream = MailStream(name="s", sender_email="orders@example.com", sender_name=name)
+    stream.reply_to = reply_to
+    message = Message(
+        stream=stream,
+        recipient="jane@example.org",
+        message_id="<0123456789abcdef@example.com>",
+    )
+    message.stream_has_attachments = message.has_attachments = False
+    return build_email(message, RenderedEmail(subject=subject, html=html, text=text))
+
+
+def standard_bytes(email) -> bytes:
+    """What Django and the standard library write, with the same boundary and date."""
+    mime_message = email.message()
+    if mime_message.is_multipart():
+        mime_message.set_boundary(BOUNDARY)
+    mime_message.replace_header("Date", DATE)
+    return stdlib_bytes(mime_message)
+
+
+def outcome(write):
+    try:
+        return write()
+    except Exception as exc:  # both paths must fail alike
+        return type(exc)
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "html", "reply_to", "name"),
+    [
+        ("Your order #10042 is confirmed", "Hi Jane\n", "<p>Hi Jane</p>\n", "", "Demo Shop"),
+        ("Bestellung bestätigt – Grüße", "Grüße\r\naus Köln", "", "service@example.com", "Café"),
+        ("A subject long enough to need folding " * 4, "", "<p>html only</p>", "", "Shop"),
+        ("  leading  and  double  spaces  ", "a\rb\r\n.\r\nc\n", "<b>x</b>", "", "Shop, Inc."),
+        ("Zeichen 😀 und \t Tab", "x" * 998, "<p>" + "ü" * 400 + "</p>", "", "Shop"),
+        ("Trennung", "eins\u2028zwei\x0bdrei\x1cvier", "<p>\u2028</p>", "Ann <a@example.org>", "S"),
+        ("no trailing newline", "end", "<p>end</p>", "", "Shop"),
+    ],
+)
+def test_direct_bytes_are_the_standard_bytes(subject, text, html, reply_to, name):
+    email = unsaved_email(subject, text, html, reply_to=reply_to, name=name)
+
+    direct = mime.direct_bytes(email, boundary=BOUNDARY, date=DATE)
+
+    assert direct == standard_bytes(email)
+
+
+@pytest.mark.parametrize(
+    ("text", "html"),
+    [("x" * 999, "<p>ok</p>"), ("ok", "<p>" + "ä" * 600 + "</p>"), ("", "")],
+)
+def test_long_lines_and_empty_bodies_take_the_standard_path(text, html):
+    # Django switches to quoted-printable for lines over 998 bytes; the direct writer does not
+    # imitate that, it steps aside.
+    email = unsaved_email("s", text, html)
+
+    assert mime.direct_bytes(email, boundary=BOUNDARY, date=DATE) is None
+    assert mime.wire_bytes(email).startswith(b"Content-Type: ")
+
+
+def test_emails_with_files_take_the_standard_path():
+    email = unsaved_email("s", "t", "<p>h</p>")
+    email.attach("invoice.pdf", b"%PDF-1.4", "application/pdf")
+
+    assert mime.direct_bytes(email, boundary=BOUNDARY, date=DATE) is None
+    assert b'filename="invoice.pdf"' in mime.wire_bytes(email)
+
+
+def test_wire_bytes_are_fresh_per_call():
+    email = unsaved_email("s", "t", "<p>h</p>")
+
+    first, second = mime.wire_bytes(email), mime.wire_bytes(email)
+
+    assert first != second  # a boundary of its own each time
+    assert first.split(b"\r\n\r\n", 1)[1].count(b"--===============") == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    subject=st.text(max_size=150),
+    text=st.text(max_size=300),
+    html=st.text(max_size=300),
+    name=st.text(min_size=1, max_size=40),
+)
+def test_direct_bytes_match_the_standard_bytes_for_any_texts(subject, text, html, name):
+    email = outcome(lambda: unsaved_email(subject, text, html, name=name))
+    assume(not isinstance(email, type))
+
+    direct = outcome(lambda: mime.direct_bytes(email, boundary=BOUNDARY, date=DATE))
+
+    if direct is not None:
+        assert direct == outcome(lambda: standard_bytes(email))

@@ -758,7 +758,7 @@ def run_render(bench: Bench) -> dict[str, Any]:
 
     def app_path(index: int) -> None:
         message = messages[index]
-        build_email(message, render_message(message)).message().as_bytes(linesep="\r\n")
+        build_email(message, render_message(message)).wire_bytes()
 
     def render_only(index: int) -> None:
         render_message(messages[index])
