@@ -16,10 +16,35 @@ from __future__ import annotations
 import re
 import smtplib
 from collections.abc import Sequence
+from functools import lru_cache
 
+from django.conf import settings
+from django.core.mail import EmailMessage
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
+from django.core.mail.message import sanitize_address
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+# A bare address with a dot-atom local part and an ASCII domain of labels of 1 to 63 characters:
+# what Django's sanitize_address returns unchanged, after parsing it with the email package
+# (about a tenth of a worker's time per message; tests/test_envelope_addresses.py compares).
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9-]{1,63}"
+_PLAIN_ADDRESS = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})*")
+
+
+@lru_cache(maxsize=256)
+def _sanitized(address: str, encoding: str) -> str:
+    # A stream's sender ("Shop <orders@shop.example>") is the same on every message it sends.
+    return sanitize_address(address, encoding)
+
+
+def envelope_address(address: str | tuple[str, str], encoding: str) -> str:
+    """Django's sanitize_address(address, encoding), without parsing what needs no change."""
+    if not isinstance(address, str):
+        return sanitize_address(address, encoding)
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return address
+    return _sanitized(address, encoding)
 
 
 class PipeliningMixin:
@@ -104,6 +129,26 @@ class PipeliningSMTP_SSL(PipeliningMixin, smtplib.SMTP_SSL):
 
 class EmailBackend(DjangoSMTPBackend):
     """Django's SMTP backend (same options), sending with pipelining where offered."""
+
+    def _send(self, email_message: EmailMessage) -> bool:
+        # Django's _send, with the addresses and the message bytes made faster (same results).
+        if not email_message.recipients():
+            return False
+        encoding = email_message.encoding or settings.DEFAULT_CHARSET
+        from_email = envelope_address(email_message.from_email, encoding)
+        recipients = [envelope_address(a, encoding) for a in email_message.recipients()]
+        wire_bytes = getattr(email_message, "wire_bytes", None)
+        if wire_bytes is not None:
+            payload = wire_bytes()
+        else:
+            payload = email_message.message().as_bytes(linesep="\r\n")
+        try:
+            self.connection.sendmail(from_email, recipients, payload)
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
 
     @property
     def connection_class(self) -> type[smtplib.SMTP]:
