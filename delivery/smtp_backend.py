@@ -38,6 +38,19 @@ def _sanitized(address: str, encoding: str) -> str:
     return sanitize_address(address, encoding)
 
 
+@lru_cache(maxsize=256)
+def _quoted(address: str) -> str:
+    return smtplib.quoteaddr(address)
+
+
+def envelope_path(address: str) -> str:
+    """smtplib.quoteaddr(address) (the <path> of MAIL FROM and RCPT TO), without parsing a
+    plain address."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return _quoted(address)
+
+
 def envelope_address(address: str | tuple[str, str], encoding: str) -> str:
     """Django's sanitize_address(address, encoding), without parsing what needs no change."""
     if not isinstance(address, str):
@@ -71,8 +84,8 @@ class PipeliningMixin:
             return super().sendmail(from_addr, to_addrs, msg, mail_options, rcpt_options)
 
         size = f" SIZE={len(msg)}" if self.has_extn("size") else ""
-        commands = [f"MAIL FROM:{smtplib.quoteaddr(from_addr)}{size}"]
-        commands += [f"RCPT TO:{smtplib.quoteaddr(address)}" for address in recipients]
+        commands = [f"MAIL FROM:{envelope_path(from_addr)}{size}"]
+        commands += [f"RCPT TO:{envelope_path(address)}" for address in recipients]
         commands.append("DATA")
         self.send("".join(f"{command}\r\n" for command in commands))
         mail_reply = self.getreply()

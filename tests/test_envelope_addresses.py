@@ -1,11 +1,14 @@
-"""delivery.smtp_backend.envelope_address gives what Django's sanitize_address gives."""
+"""delivery.smtp_backend's envelope_address and envelope_path give what Django's
+sanitize_address and smtplib's quoteaddr give, faster for plain addresses."""
+
+import smtplib
 
 import pytest
 from django.core.mail.message import sanitize_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from delivery.smtp_backend import _PLAIN_ADDRESS, envelope_address
+from delivery.smtp_backend import _PLAIN_ADDRESS, envelope_address, envelope_path
 
 
 def outcome(address, sanitize):
@@ -45,11 +48,29 @@ def test_envelope_address_is_sanitize_address(address):
     assert outcome(address, envelope_address) == outcome(address, sanitize_address)
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "jane@example.org",
+        "Demo Shop <orders@example.com>",
+        "=?utf-8?q?Caf=C3=A9?= <service@example.com>",
+        "müller@example.com",
+        '"quoted local"@example.com',
+        "<already@bracketed.example>",
+        "",
+        "not an address",
+    ],
+)
+def test_envelope_path_is_quoteaddr(address):
+    assert envelope_path(address) == smtplib.quoteaddr(address)
+
+
 @settings(max_examples=500, deadline=None)
 @given(st.from_regex(_PLAIN_ADDRESS, fullmatch=True))
 def test_every_address_taken_without_parsing_is_returned_unchanged_by_django(address):
     assert sanitize_address(address, "utf-8") == address
     assert envelope_address(address, "utf-8") == address
+    assert smtplib.quoteaddr(address) == envelope_path(address) == f"<{address}>"
 
 
 @settings(max_examples=300, deadline=None)
