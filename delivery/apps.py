@@ -20,6 +20,7 @@ class DeliveryConfig(AppConfig):
         # After every migrate, so a new installation has its periodic sweep without extra steps.
         post_migrate.connect(ensure_schedules, sender=self)
         post_spawn.connect(lower_bulk_worker_priority)
+        post_spawn.connect(replan_foreign_key_checks)
 
 
 def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
@@ -40,3 +41,28 @@ def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     elif settings.Q_BULK_NICE:
         os.nice(settings.Q_BULK_NICE)
+
+
+def replan_foreign_key_checks(sender, proc_name: str, **kwargs) -> None:
+    """Lane processes: PostgreSQL plans its foreign-key checks afresh on every use.
+
+    PostgreSQL caches, per connection, the plan of the check it runs for each row that refers to
+    another (a `sent` event to its message). A connection that first checked while the message
+    table was nearly empty (a new installation, the first minute after a large purge) keeps a
+    sequential scan as the table grows: recording a chunk as sent took 77-600 ms instead of
+    10 ms until autovacuum happened to analyse the table (docs/performance.md). Planning each
+    check costs about 40 us per message here, measured; the web server, whose batch calls check
+    four references per message, keeps the default.
+    """
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    connection_created.connect(_force_custom_plans, dispatch_uid="lane-custom-plans")
+    if connection.connection is not None:  # opened before the signal was connected
+        _force_custom_plans(sender=None, connection=connection)
+
+
+def _force_custom_plans(sender, connection, **kwargs) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET plan_cache_mode = force_custom_plan")
