@@ -303,7 +303,11 @@ def _sum(
     )
     by_local_day = group_sql == _HOURS_BY_DAY.get(vendor)
     params: list[Any] = [str(zone), str(zone)] if by_local_day else []
-    params += [start, end] + ([stream_id] if stream_id is not None else [])
+    # As the ORM stores them: SQLite compares datetimes as text, and an aware datetime's text
+    # ("…00:00:00+00:00") sorts after the stored one ("…00:00:00"), which dropped a whole day's
+    # latencies when the range began exactly at its midnight.
+    adapt = connection.ops.adapt_datetimefield_value
+    params += [adapt(start), adapt(end)] + ([stream_id] if stream_id is not None else [])
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         for key, ms, count in cursor.fetchall():
