@@ -48,7 +48,7 @@ def replan_foreign_key_checks(sender, proc_name: str, **kwargs) -> None:
 
     PostgreSQL caches, per connection, the plan of the check it runs for each row that refers to
     another (a `sent` event to its message). A connection that first checked while the message
-    table was nearly empty (a new installation, the first minute after a large purge) keeps a
+    table was nearly empty (a new installation's first minutes, every benchmark run) keeps a
     sequential scan as the table grows: recording a chunk as sent took 77-600 ms instead of
     10 ms until autovacuum happened to analyse the table (docs/performance.md). Planning each
     check costs about 40 us per message here, measured; the web server, whose batch calls check

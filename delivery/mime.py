@@ -82,7 +82,8 @@ def _text_part(content: str, subtype: str) -> tuple[bytes, bytes] | None:
     if not isinstance(content, str) or not content:
         return None
     encoded = content.encode("utf-8")
-    if any(
+    # Django's test, line by line; no line can be longer than the whole text.
+    if len(encoded) > RFC5322_EMAIL_LINE_LENGTH_LIMIT and any(
         len(line.encode(errors="surrogateescape")) > RFC5322_EMAIL_LINE_LENGTH_LIMIT
         for line in content.splitlines()
     ):
@@ -114,6 +115,8 @@ def direct_bytes(email: EmailMultiAlternatives, *, boundary: str, date: str) -> 
     ):
         return None
     alternatives = getattr(email, "alternatives", [])
+    if alternatives and getattr(email, "alternative_subtype", "") != "alternative":
+        return None
     if not alternatives:
         parts = [(email.body, email.content_subtype)]
     elif len(alternatives) == 1 and alternatives[0].mimetype == "text/html" and email.body:
