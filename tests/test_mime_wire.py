@@ -184,3 +184,62 @@ def test_direct_bytes_match_the_standard_bytes_for_any_texts(subject, text, html
 
     if direct is not None:
         assert direct == outcome(lambda: standard_bytes(email))
+
+
+PRINTABLE_ASCII = st.characters(min_codepoint=32, max_codepoint=126)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    # Folding happens at spaces and after ; and ,: long runs of them around the limits.
+    subject=st.one_of(
+        st.text(alphabet=PRINTABLE_ASCII, max_size=90),
+        st.text(alphabet="a b;,", min_size=60, max_size=90),
+    ),
+    name=st.one_of(
+        st.text(alphabet=PRINTABLE_ASCII, min_size=1, max_size=60),
+        st.text(alphabet="a b;,", min_size=40, max_size=70),
+    ),
+    reply_name=st.text(alphabet=PRINTABLE_ASCII, max_size=40),
+)
+def test_short_ascii_headers_written_as_they_are_match_the_standard_bytes(
+    subject, name, reply_name
+):
+    # The direct writer skips Django's header checks and the folding for printable ASCII values
+    # that fit on one line: the lengths around the limits (69 for a Subject, 76 for Header, 78
+    # for a line) and whitespace anywhere must give the standard bytes.
+    reply_to = f"{reply_name} <reply@example.org>" if reply_name else ""
+    email = outcome(lambda: unsaved_email(subject, "t", "<p>h</p>", reply_to=reply_to, name=name))
+    assume(not isinstance(email, type))
+
+    direct = outcome(lambda: mime.direct_bytes(email, boundary=BOUNDARY, date=DATE))
+
+    assert direct is not None
+    assert direct == outcome(lambda: standard_bytes(email))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=1100),
+            st.sampled_from(["\n", "\r\n", "\r", "\x0b", "\u2028", "\x1c"]),
+            st.sampled_from(["a", "ü", "€"]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_line_lengths_and_line_ends_decide_alike(lines):
+    # Lines on either side of 998 bytes, in characters of one to three bytes, with every kind
+    # of line end str.splitlines() knows: the direct writer either writes the standard bytes or
+    # steps aside where Django would use quoted-printable.
+    text = "".join(char * length + end for length, end, char in lines)
+    email = unsaved_email("s", text, "<p>h</p>")
+
+    direct = mime.direct_bytes(email, boundary=BOUNDARY, date=DATE)
+
+    long_line = any(len(line.encode()) > 998 for line in text.splitlines())
+    assert (direct is None) == long_line
+    if direct is not None:
+        assert direct == standard_bytes(email)
