@@ -47,8 +47,10 @@ class Message(models.Model):
     trigger = models.ForeignKey(
         "events.Trigger", on_delete=models.CASCADE, null=True, blank=True, related_name="messages"
     )
+    # Not indexed on its own: message_stream_received_idx starts with it and serves every
+    # query by stream. Each index costs every write of the row (three per message).
     stream = models.ForeignKey(
-        "streams.MailStream", on_delete=models.PROTECT, related_name="messages"
+        "streams.MailStream", on_delete=models.PROTECT, related_name="messages", db_index=False
     )
     version = models.ForeignKey(
         "streams.StreamVersion", on_delete=models.PROTECT, related_name="messages"
@@ -67,12 +69,17 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
-    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Random (uuid4) and never looked up: the unique Message-ID made from it is the row's
+    # identifier outside, so it carries no index of its own.
+    uuid = models.UUIDField(default=uuid.uuid4, editable=False)
     # RFC 5322 Message-ID, fixed when the row is written so every attempt carries the same one.
-    message_id = models.CharField(max_length=255, unique=True)
+    # Unique by a constraint, not unique=True: that would add a second index for LIKE queries
+    # nothing runs.
+    message_id = models.CharField(max_length=255)
     esp_message_id = models.CharField(max_length=255, blank=True)
     # sha256 of (event, stream, recipient, client trigger_id): a repeated trigger_id sends nothing.
-    dedup_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # NULL without a trigger_id; unique where set (message_dedup_key_unique).
+    dedup_key = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     client_trigger_id = models.CharField(max_length=255, blank=True)
     event_time = models.DateTimeField(null=True, blank=True)
     received_at = models.DateTimeField(default=timezone.now)
@@ -97,6 +104,17 @@ class Message(models.Model):
         permissions = [
             ("resend_message", "Can resend failed messages"),
             ("release_message", "Can release held messages"),
+        ]
+        constraints = [
+            # Serves ESP webhooks and the message log's search by Message-ID.
+            models.UniqueConstraint(fields=["message_id"], name="message_message_id_unique"),
+            # Serves the outbox's repeated-trigger_id check; most messages have no key and
+            # stay out of the index.
+            models.UniqueConstraint(
+                fields=["dedup_key"],
+                condition=Q(dedup_key__isnull=False),
+                name="message_dedup_key_unique",
+            ),
         ]
         indexes = [
             # Serves the sweep: queued messages whose (re)try time has come.
@@ -194,8 +212,14 @@ class DeliveryEvent(models.Model):
 
     BounceKind = Message.BounceKind
 
+    # Not indexed on its own: event_message_time_idx starts with it.
     message = models.ForeignKey(
-        Message, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+        Message,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="events",
+        db_index=False,
     )
     event_type = models.CharField(max_length=16, choices=Type.choices)
     occurred_at = models.DateTimeField(default=timezone.now)
