@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -118,6 +119,44 @@ def _initial_state(
     return Message.Status.QUEUED, ""
 
 
+@lru_cache(maxsize=1)
+def _message_layout() -> tuple[dict[str, int], tuple[Any, ...], frozenset[str]]:
+    """Message's columns in order: the position of each, and the default of those whose
+    default is a constant (the callable ones must be given)."""
+    fields = Message._meta.concrete_fields
+    position = {field.attname: index for index, field in enumerate(fields)}
+    generated = {f.attname for f in fields if f.has_default() and callable(f.default)}
+    defaults = tuple(None if f.attname in generated else f.get_default() for f in fields)
+    return position, defaults, frozenset(generated)
+
+
+# The related objects a new message is handed, set through their descriptors as Message(...)
+# would: the caller can read message.stream, .trigger and .contact without a query.
+_RELATED = ("trigger", "stream", "contact")
+
+
+def new_message(**values: Any) -> Message:
+    """Message(**values), built the way Django builds rows it reads (positional arguments).
+
+    Django's keyword path costs about three times as much per object (27 µs against 10 µs
+    here), and a batch call builds a thousand of them (docs/performance.md).
+    """
+    position, defaults, must_give = _message_layout()
+    related = {name: values.pop(name) for name in _RELATED if name in values}
+    missing = must_give - values.keys()
+    if missing:
+        raise TypeError(f"new_message() needs {', '.join(sorted(missing))}")
+    row = list(defaults)
+    for name, value in related.items():
+        row[position[f"{name}_id"]] = None if value is None else value.pk
+    for name, value in values.items():
+        row[position[name]] = value
+    message = Message(*row)
+    for name, value in related.items():
+        setattr(message, name, value)
+    return message
+
+
 def write_outbox(
     *,
     trigger: Any,
@@ -149,7 +188,8 @@ def write_outbox(
             continue
         status, skip_reason = _initial_state(stream, recipient, suppressed)
         message_uuid = uuid.uuid4()
-        message = Message(
+        queued = now if status == Message.Status.QUEUED else None
+        message = new_message(
             trigger=trigger,
             stream=stream,
             version_id=stream.current_version_id,
@@ -166,8 +206,8 @@ def write_outbox(
             client_trigger_id=recipient.trigger_id,
             event_time=recipient.event_time,
             received_at=now,
-            next_attempt_at=now if status == Message.Status.QUEUED else None,
-            queued_at=now if status == Message.Status.QUEUED else None,
+            next_attempt_at=queued,
+            queued_at=queued,
         )
         if key:
             seen_keys[key] = message

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -48,12 +48,19 @@ def normalise_key_value(key_field: KeyField, value: Any) -> str | None:
     return text.lower() if key_field is KeyField.EMAIL else text
 
 
-def find_contacts(key_field: KeyField, values: Iterable[str]) -> dict[str, list[Contact]]:
-    """Contacts by key value, in one query. Values with no contact map to an empty list."""
+def find_contacts(
+    key_field: KeyField, values: Iterable[str], *, only: Sequence[str] = ()
+) -> dict[str, list[Contact]]:
+    """Contacts by key value, in one query. Values with no contact map to an empty list.
+
+    `only`: the fields the caller reads (others are loaded when read, one query each).
+    """
     wanted = set(values)
     found: dict[str, list[Contact]] = defaultdict(list)
     # Unordered: the caller groups by value, and sorting a 1000-contact batch is wasted work.
     contacts = Contact.objects.order_by()
+    if only:
+        contacts = contacts.only(*only)
     if key_field is KeyField.EMAIL:
         for contact in contacts.filter(email__in=wanted):
             found[contact.email].append(contact)
