@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, prefetch_related_objects
 from django.utils import timezone
 
+from delivery.claim_rows import CONTACT_FIELDS, MESSAGE_FIELDS, STREAM_FIELDS, claim_rows
 from delivery.composing import build_email, render_message
 from delivery.failures import Failure, backoff_seconds, classify
 from delivery.models import DeliveryEvent, Message, MessageAttachment
@@ -27,43 +28,26 @@ from streams.rendering import version_cache
 logger = logging.getLogger(__name__)
 
 
-# What rendering, sending and recording a message read of it, its stream and its contact.
-# Loading every column cost a worker more CPU than the rest of the claim: three model
-# instances per message with eleven datetimes to parse (docs/performance.md). A field missing
-# here is still loaded when read, one query per message: tests/test_query_counts.py notices.
-SEND_FIELDS = (
-    "stream",
-    "version",
-    "contact",
-    "recipient",
-    "data",
-    "status",
-    "attempts",
-    "uuid",
-    "message_id",
-    "received_at",
-    "claimed_at",
-    "stream__name",
-    "stream__sender_name",
-    "stream__sender_email",
-    "stream__reply_to",
-    "stream__track_opens",
-    "stream__track_clicks",
-    "contact__email",
-    "contact__external_id",
-    "contact__first_name",
-    "contact__last_name",
-    "contact__fields",
-)
+def _orm_fields() -> list[str]:
+    """claim_rows' columns as .only() names, for the ORM path."""
+    names = [Message._meta.get_field(a).name for a in MESSAGE_FIELDS if a != "id"]
+    names += [f"stream__{a}" for a in STREAM_FIELDS if a != "id"]
+    return names + [f"contact__{a}" for a in CONTACT_FIELDS if a != "id"]
 
 
 def claim(message_ids: list[int]) -> list[Message]:
     """Atomically take the due, queued ones among `message_ids` for this worker.
 
     A conditional UPDATE: of two workers handed the same ids, each row goes to exactly one.
+    On PostgreSQL it also returns the rows a send reads (delivery.claim_rows).
     """
     token = uuid.uuid4()
     now = timezone.now()
+    if connection.vendor == "postgresql":
+        messages = claim_rows(message_ids, token, now)
+        _prefetch_attachments(messages)
+        _attach_versions(messages)
+        return messages
     claimed = Message.objects.filter(
         pk__in=message_ids, status=Message.Status.QUEUED, next_attempt_at__lte=now
     ).update(
@@ -77,7 +61,7 @@ def claim(message_ids: list[int]) -> list[Message]:
     messages = list(
         Message.objects.filter(pk__in=message_ids, claim_token=token)
         .select_related("stream", "contact")
-        .only(*SEND_FIELDS)
+        .only(*_orm_fields())
         # Most messages have no files: asking in the same query spares the two lookups.
         .annotate(
             has_attachments=Exists(MessageAttachment.objects.filter(message=OuterRef("pk"))),
@@ -86,12 +70,15 @@ def claim(message_ids: list[int]) -> list[Message]:
             ),
         )
     )
-    prefetch_related_objects([m for m in messages if m.has_attachments], "attachments")
-    prefetch_related_objects(
-        [m.stream for m in messages if m.stream_has_attachments], "attachments"
-    )
+    _prefetch_attachments(messages)
     _attach_versions(messages)
     return messages
+
+
+def _prefetch_attachments(messages: list[Message]) -> None:
+    prefetch_related_objects([m for m in messages if m.has_attachments], "attachments")
+    streams = {id(m.stream): m.stream for m in messages if m.stream_has_attachments}
+    prefetch_related_objects(list(streams.values()), "attachments")
 
 
 def _attach_versions(messages: list[Message]) -> None:

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.django_db
 # query that does not grow with the recipients.
 SINGLE_TRIGGER_QUERIES = 7
 # claim (update, select; attachments are looked up only for messages that have some), the
-# version (once per process) and the outcome (one update, one insert of delivery events).
+# version (once per process) and the outcome (one update, one insert of delivery events). On
+# PostgreSQL the claim is one statement (delivery.claim_rows) and so is the outcome.
 SEND_TASK_QUERIES = 5
+SEND_TASK_QUERIES_POSTGRESQL = 3
 # How a batch's messages are written: a multi-row INSERT, or on PostgreSQL the ids from the
 # sequence and one COPY (delivery.copy_insert).
 MESSAGE_WRITES = ('INSERT INTO "delivery_message"', "SELECT nextval(", 'COPY "delivery_message"')
@@ -99,4 +101,5 @@ def test_send_task_queries_do_not_grow_with_the_chunk(
     queries = [q["sql"] for q in captured.captured_queries if "SAVEPOINT" not in q["sql"].upper()]
     assert result["sent"] == size
     assert len(smtp_server.wait_for(size)) == size
-    assert len(queries) <= SEND_TASK_QUERIES, "\n".join(q[:200] for q in queries)
+    limit = SEND_TASK_QUERIES_POSTGRESQL if connection.vendor == "postgresql" else SEND_TASK_QUERIES
+    assert len(queries) <= limit, "\n".join(q[:200] for q in queries)
