@@ -93,7 +93,11 @@ def _statement() -> _Statement:
         f"WITH claimed AS (UPDATE {qn(message.db_table)} SET {column('status')} = %s, "  # noqa: S608
         f"{column('claim_token')} = %s, {column('claimed_at')} = %s, "
         f"{column('attempts')} = {column('attempts')} + 1 "
-        f"WHERE {pk} = ANY(%s) AND {column('status')} = %s "
+        # `status || ''`: the partial index of due queued messages must not serve this
+        # statement. Planned from statistics taken while few messages were queued, PostgreSQL
+        # picked it and then scanned the whole queue for each claim: with a broadcast's 50,000
+        # queued, 16-26 ms for a one-message claim instead of 1 (docs/performance.md).
+        f"WHERE {pk} = ANY(%s) AND {column('status')} || '' = %s "
         f"AND {column('next_attempt_at')} <= %s "
         f"RETURNING {', '.join(qn(f.column) for f in message_fields)}) "
         f"SELECT {', '.join(selected)} FROM claimed "

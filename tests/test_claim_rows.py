@@ -10,7 +10,8 @@ from django.core.files.base import ContentFile
 from django.db import connection
 from django.utils import timezone
 
-from delivery.claim_rows import CONTACT_FIELDS, MESSAGE_FIELDS, STREAM_FIELDS, claim_rows
+from delivery import claim_rows
+from delivery.claim_rows import CONTACT_FIELDS, MESSAGE_FIELDS, STREAM_FIELDS
 from delivery.models import Message, MessageAttachment
 
 pytestmark = [
@@ -54,7 +55,7 @@ def test_claimed_rows_are_what_the_orm_reads(make_stream, make_contact):
         size=4,
     )
 
-    claimed = claim_rows([with_contact.pk, without.pk], uuid.uuid4(), timezone.now())
+    claimed = claim_rows.claim_rows([with_contact.pk, without.pk], uuid.uuid4(), timezone.now())
 
     assert [m.pk for m in claimed] == [with_contact.pk, without.pk]
     for message in claimed:
@@ -80,8 +81,8 @@ def test_only_due_queued_messages_are_claimed_and_only_once(make_stream):
     held = queued(stream, "held@example.org", status=Message.Status.HELD, next_attempt_at=None)
     ids = [due.pk, later.pk, held.pk]
 
-    first = claim_rows(ids, uuid.uuid4(), timezone.now())
-    second = claim_rows(ids, uuid.uuid4(), timezone.now())
+    first = claim_rows.claim_rows(ids, uuid.uuid4(), timezone.now())
+    second = claim_rows.claim_rows(ids, uuid.uuid4(), timezone.now())
 
     assert [m.pk for m in first] == [due.pk]
     assert second == []
@@ -97,7 +98,40 @@ def test_a_field_a_send_does_not_read_is_loaded_when_asked(make_stream):
     stream = make_stream()
     message = queued(stream, "jane@example.org", client_trigger_id="order-7")
 
-    (claimed,) = claim_rows([message.pk], uuid.uuid4(), timezone.now())
+    (claimed,) = claim_rows.claim_rows([message.pk], uuid.uuid4(), timezone.now())
 
     assert "client_trigger_id" in claimed.get_deferred_fields()
     assert claimed.client_trigger_id == "order-7"
+
+
+def test_claim_finds_its_messages_by_primary_key_whatever_the_statistics(make_stream):
+    # Statistics taken while nothing was queued, then a backlog (a broadcast): PostgreSQL chose
+    # the partial index of due queued messages and scanned the whole backlog for every claim.
+    stream = make_stream()
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Message._meta.db_table}")
+    now = timezone.now()
+    Message.objects.bulk_create(
+        Message(
+            stream=stream,
+            version_id=stream.current_version_id,
+            recipient=f"reader{index}@example.org",
+            message_id=f"<backlog{index}@example.com>",
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            queued_at=now,
+        )
+        for index in range(3000)
+    )
+    one = Message.objects.order_by("pk").values_list("pk", flat=True)[1500]
+    statement = claim_rows._statement()
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "EXPLAIN (COSTS OFF) " + statement.sql,
+            ["sending", uuid.uuid4(), now, [one], "queued", now],
+        )
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert f"Index Scan using {Message._meta.db_table}_pkey" in plan, plan
+    assert "message_queued_due_idx" not in plan, plan
