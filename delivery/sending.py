@@ -14,7 +14,7 @@ import atexit
 import logging
 import smtplib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -83,13 +83,15 @@ def send_batch(
     *,
     already_open: bool = False,
     keep_open: bool = False,
+    pace: Callable[[int], None] | None = None,
 ) -> list[SendOutcome]:
     """Send each email over `connection`, reconnecting once after a broken connection.
 
     `already_open`: the connection served earlier tasks; if it turns out to have been closed
     by the server meanwhile, it is reopened and the message sent again, without a failure.
-    `keep_open`: leave it open afterwards (unless it broke). Never raises for a message's
-    failure: every email gets an outcome.
+    `keep_open`: leave it open afterwards (unless it broke). `pace(index)` is called before
+    each email (the bulk lane gives way there). Never raises for a message's failure: every
+    email gets an outcome.
     """
     outcomes: list[SendOutcome] = []
     pending = list(emails)
@@ -103,6 +105,8 @@ def send_batch(
     healthy = True
     try:
         for index, (key, email) in enumerate(pending):
+            if pace is not None:
+                pace(index)
             try:
                 try:
                     # The connection is already open, so send_messages keeps it open afterwards.
@@ -179,6 +183,7 @@ def _still_usable(kept: _KeptConnection, now: float) -> bool:
 
 def send_over_dedicated_path(
     emails: Iterable[tuple[int, EmailMessage]],
+    pace: Callable[[int], None] | None = None,
 ) -> tuple[str, list[SendOutcome]]:
     """send_batch over this process's dedicated connection; returns (provider, outcomes).
 
@@ -198,7 +203,7 @@ def send_over_dedicated_path(
             _close_quietly(kept.connection)
         connection, already_open, opened_at = dedicated_connection(), False, now
     provider = getattr(connection, "esp_name", "smtp").lower()
-    outcomes = send_batch(emails, connection, already_open=already_open, keep_open=keep)
+    outcomes = send_batch(emails, connection, already_open=already_open, keep_open=keep, pace=pace)
     if keep and getattr(connection, "connection", None) is not None:
         _kept = _KeptConnection(_settings_key(), connection, opened_at, time.monotonic())
     return provider, outcomes

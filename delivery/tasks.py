@@ -16,6 +16,7 @@ from django.utils import timezone
 from delivery.claim_rows import CONTACT_FIELDS, MESSAGE_FIELDS, STREAM_FIELDS, claim_rows
 from delivery.composing import build_email, render_message
 from delivery.failures import Failure, backoff_seconds, classify
+from delivery.lane_priority import give_way, paced
 from delivery.models import DeliveryEvent, Message, MessageAttachment
 from delivery.queue import enqueue
 from delivery.sending import SendOutcome, send_over_dedicated_path
@@ -108,8 +109,21 @@ def _prepare(message: Message) -> Any:
         return Failure(True, f"could not render the message: {exc}")
 
 
+def _on_bulk_lane() -> bool:
+    from django_q.conf import Conf
+
+    return Conf.CLUSTER_NAME == "bulk"
+
+
 def send_messages(message_ids: list[int]) -> dict[str, int]:
-    """Claim, render and send a chunk of messages over one connection; record every outcome."""
+    """Claim, render and send a chunk of messages over one connection; record every outcome.
+
+    On the bulk lane each step that makes the database or the MTA work first gives way to
+    time-critical mail (delivery.lane_priority).
+    """
+    bulk = _on_bulk_lane()
+    if bulk:
+        give_way()
     messages = claim(message_ids)
     if not messages:
         return {"claimed": 0}
@@ -124,8 +138,10 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
             ready.append((message.pk, prepared))
     provider = "smtp"
     if ready:
-        provider, sent = send_over_dedicated_path(ready)
+        provider, sent = send_over_dedicated_path(ready, pace=paced if bulk else None)
         outcomes.extend(sent)
+    if bulk:
+        give_way()
     return record_outcomes(messages, outcomes, provider)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
+from delivery.lane_priority import note_time_critical_work
 from delivery.outbox import (
     Recipient,
     StoredAttachment,
@@ -255,6 +256,9 @@ def trigger_event(
             f"({event.name}): launch a stream or activate a program for this event in the admin "
             "first.",
         )
+    if any(stream.lane == MailStream.Lane.TRANSACTIONAL for stream in streams):
+        # Before the work starts: the bulk lane holds back for its whole way (lane_priority).
+        note_time_critical_work()
     errors = list(errors)
     # What triggering reads of a contact: its key fields and the address. Loading the rest (the
     # free fields, two datetimes) was most of the cost of a batch call's contact lookup.

@@ -56,6 +56,9 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         ("TRIGGERED_EMAIL_BACKEND", "postmark"),
         ("LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "nosuchdb://x"),
+        ("TRIGGERED_EMAIL_BULK_YIELD_MS", "-5"),
+        # A bulk task gives way twelve times: 12 × 100 s would outlive the task's timeout.
+        ("TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS", "100"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_variable(tmp_path, variable, value):

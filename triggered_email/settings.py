@@ -244,6 +244,24 @@ TRIGGERED_EMAIL_RETRY_BASE_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_BASE_SECONDS
 TRIGGERED_EMAIL_RETRY_MAX_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_MAX_SECONDS", 3600, minimum=1)
 # Messages per queued task: one SMTP connection serves a whole chunk.
 TRIGGERED_EMAIL_CHUNK_SIZE = env_int("TRIGGERED_EMAIL_CHUNK_SIZE", 100, minimum=1)
+# The bulk lane holds back while time-critical mail was triggered within this many milliseconds
+# (delivery.lane_priority; needs the Redis broker, REDIS_URL), each time for at most
+# TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS, so a steady stream of it slows a broadcast but never
+# stops it. 0 turns it off.
+TRIGGERED_EMAIL_BULK_YIELD_MS = env_int("TRIGGERED_EMAIL_BULK_YIELD_MS", 50, minimum=0)
+TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS = env_float(
+    "TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS", 0.5, minimum=0.0
+)
+# A bulk task gives way before its claim, before its record and every ten messages it sends.
+if (TRIGGERED_EMAIL_CHUNK_SIZE // 10 + 2) * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > (
+    Q_TASK_TIMEOUT / 2
+):
+    raise ImproperlyConfigured(
+        "TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS is too long for Q_TASK_TIMEOUT: a bulk task of "
+        f"{TRIGGERED_EMAIL_CHUNK_SIZE} messages could wait "
+        f"{(TRIGGERED_EMAIL_CHUNK_SIZE // 10 + 2) * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS:g} s, "
+        f"more than half of Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT} s). Lower it or raise Q_TASK_TIMEOUT."
+    )
 # A message still `queued` this long after it was handed to the broker is handed over again
 # (the Redis broker loses in-flight tasks when it restarts).
 TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS = env_int(

@@ -1,0 +1,128 @@
+"""The bulk lane gives way to time-critical mail (delivery.lane_priority): a transactional
+trigger marks it in Redis, a bulk task waits while the mark lives, never longer than the bound,
+and nothing here can fail a trigger."""
+
+import os
+
+import pytest
+import redis
+from django.utils import timezone
+
+from delivery import lane_priority, tasks
+from delivery.models import Message
+from streams.models import MailStream
+
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def marks(settings):
+    """Real Redis (the CI's own database where the run has none), a clean mark."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError:
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    settings.REDIS_URL = REDIS_URL
+    settings.TRIGGERED_EMAIL_BULK_YIELD_MS = 400
+    settings.TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS = 0.5
+    client.delete(lane_priority.KEY)
+    yield client
+    client.delete(lane_priority.KEY)
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr(lane_priority, "_sleep", slept.append)
+    return slept
+
+
+def trigger(api, stream, email="jane@example.org"):
+    response = api.post(
+        f"/api/v2/event/{stream.event_id}/trigger", {"key_id": "3", "external_id": email}
+    )
+    assert response.json()["replyCode"] == 0, response.json()
+
+
+@pytest.mark.django_db
+def test_time_critical_trigger_makes_the_bulk_lane_wait(api, make_stream, make_contact, marks):
+    stream = make_stream()
+    make_contact("jane@example.org")
+
+    trigger(api, stream)
+
+    assert 0 < marks.pttl(lane_priority.KEY) <= 400
+    assert 0 < lane_priority.give_way() <= 0.5
+    assert marks.pttl(lane_priority.KEY) < 0  # waited until the mark was gone
+
+
+@pytest.mark.django_db
+def test_broadcast_triggers_do_not_hold_the_bulk_lane_back(api, make_stream, marks, sleeps):
+    stream = make_stream(kind=MailStream.Kind.BROADCAST)
+
+    response = api.post(
+        f"/api/v2/email/{stream.pk}/broadcast", {"email": "guest@example.org", "data": {}}
+    )
+
+    assert response.json()["replyCode"] == 0, response.json()
+    assert marks.exists(lane_priority.KEY) == 0
+    assert lane_priority.give_way() == 0
+    assert sleeps == []
+
+
+def test_the_wait_is_bounded_however_long_the_mark_lives(settings, marks, sleeps):
+    settings.TRIGGERED_EMAIL_BULK_YIELD_MS = 60_000
+
+    lane_priority.note_time_critical_work()
+    waited = lane_priority.give_way()
+
+    assert waited == pytest.approx(0.5)
+    assert sum(sleeps) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"REDIS_URL": ""},  # the ORM broker: nothing is shared, nothing waits
+        {"TRIGGERED_EMAIL_BULK_YIELD_MS": 0},  # switched off
+        {"REDIS_URL": "redis://127.0.0.1:9/0"},  # Redis unreachable: a trigger must not fail
+    ],
+)
+def test_without_a_shared_mark_nothing_waits_and_nothing_fails(settings, marks, sleeps, change):
+    for name, value in change.items():
+        setattr(settings, name, value)
+
+    lane_priority.note_time_critical_work()
+
+    assert lane_priority.give_way() == 0
+    assert sleeps == []
+
+
+@pytest.mark.django_db
+def test_a_bulk_task_gives_way_before_it_claims(make_stream, marks, monkeypatch, smtp_server):
+    bulk = make_stream(name="Newsletter", lane="bulk")
+    now = timezone.now()
+    message = Message.objects.create(
+        stream=bulk,
+        version_id=bulk.current_version_id,
+        recipient="jane@example.org",
+        message_id="<newsletter-1@example.com>",
+        status=Message.Status.QUEUED,
+        next_attempt_at=now,
+        queued_at=now,
+    )
+    statuses_while_waiting = []
+
+    def sleep(seconds: float) -> None:
+        statuses_while_waiting.append(Message.objects.get(pk=message.pk).status)
+
+    monkeypatch.setattr(lane_priority, "_sleep", sleep)
+    monkeypatch.setattr(tasks, "_on_bulk_lane", lambda: True)
+    lane_priority.note_time_critical_work()  # a password reset just came in
+
+    result = tasks.send_messages([message.pk])
+
+    assert result["sent"] == 1
+    assert statuses_while_waiting[:1] == [Message.Status.QUEUED]
+    assert len(smtp_server.wait_for(1)) == 1
