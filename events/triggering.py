@@ -257,7 +257,8 @@ def trigger_event(
             "first.",
         )
     if any(stream.lane == MailStream.Lane.TRANSACTIONAL for stream in streams):
-        # Before the work starts: the bulk lane holds back for its whole way (lane_priority).
+        # Marked before this call's own work, so the bulk lane holds back while the call runs
+        # and while its messages are sent (delivery.lane_priority).
         note_time_critical_work()
     errors = list(errors)
     # What triggering reads of a contact: its key fields and the address. Loading the rest (the
