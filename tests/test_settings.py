@@ -57,6 +57,7 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         ("LOG_LEVEL", "LOUD"),
         ("DATABASE_URL", "nosuchdb://x"),
         ("TRIGGERED_EMAIL_BULK_YIELD_MS", "-5"),
+        ("DB_PREPARED_STATEMENTS", "sometimes"),
         # A bulk task gives way twelve times: 12 × 100 s would outlive the task's timeout.
         ("TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS", "100"),
     ],
@@ -86,3 +87,23 @@ def test_workers_never_use_a_connection_pool(settings):
     assert not options.get("pool")
     assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
     assert settings.Q_CLUSTER["save_limit"] == -1
+
+
+def database_options(**env: str) -> str:
+    result = manage(
+        "shell",
+        "-c",
+        "from django.conf import settings; print(settings.DATABASES['default'].get('OPTIONS'))",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/unused",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_postgresql_statements_are_prepared_unless_switched_off(tmp_path):
+    # No connection is made: the options are what every connection will be opened with.
+    assert database_options(VAR_DIR=str(tmp_path)) == str(
+        {"server_side_binding": True, "prepare_threshold": 5}
+    )
+    assert database_options(VAR_DIR=str(tmp_path), DB_PREPARED_STATEMENTS="0") == "{}"

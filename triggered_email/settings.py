@@ -135,6 +135,14 @@ else:
         "CONN_MAX_AGE": DB_CONN_MAX_AGE,
         "CONN_HEALTH_CHECKS": True,
     }
+# Parameters bound by the server and statements PostgreSQL keeps prepared after five uses on a
+# connection: the trigger path's and the lanes' statements repeat thousands of times, and parsing
+# them anew was a quarter of PostgreSQL's CPU per single trigger (docs/performance.md). Off:
+# Django's default (values quoted into the text), which a pooler in transaction mode without
+# prepared-statement support (PgBouncer before 1.21) needs.
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
+if _database["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARED_STATEMENTS:
+    _database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
 if _database["ENGINE"] == "django.db.backends.sqlite3":
     _database["OPTIONS"] = {
         # WAL lets the web server read while a worker writes; IMMEDIATE takes the write lock at
