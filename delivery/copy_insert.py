@@ -1,13 +1,16 @@
-"""Writing many rows at once with PostgreSQL's COPY instead of a multi-row INSERT.
+"""Writing new rows with written-out SQL on PostgreSQL instead of `bulk_create`.
 
 `bulk_create` of a 1000-recipient batch spent most of the API call's CPU preparing each value
-of each field and quoting them into arrays for `INSERT … SELECT UNNEST(…)` (docs/performance.md).
-COPY streams the rows in psycopg's C row writer instead. COPY returns no ids, so the ids are
-taken from the table's sequence first, in one query, and written with the rows: every object
-ends up with its primary key, as after `bulk_create`.
+of each field and quoting them into arrays for `INSERT … SELECT UNNEST(…)`, and building its
+INSERT cost a one-recipient trigger call more than running it (docs/performance.md). Here the
+values go to psycopg as they are, through one converter per field:
 
-Other databases (SQLite on a laptop) and small writes take `bulk_create`: for a handful of rows
-the extra round trip for the ids costs more than COPY saves.
+- many rows: COPY streams them through psycopg's C row writer. COPY returns no ids, so the ids
+  are taken from the table's sequence first, in one query, and written with the rows;
+- a few rows: one `INSERT … VALUES … RETURNING id`, cheaper than an extra round trip for ids.
+
+Either way every object ends up with its primary key, as after `bulk_create`. Other databases
+(SQLite on a laptop) take `bulk_create`.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from django.db import connections, models, router
 
-# Below this many rows a single INSERT is cheaper than fetching ids and then copying.
+# Below this many rows one INSERT is cheaper than fetching ids and then copying.
 COPY_MIN_ROWS = 20
 
 
@@ -65,7 +68,7 @@ def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
         return
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if connection.vendor != "postgresql" or len(objs) < COPY_MIN_ROWS:
+    if connection.vendor != "postgresql":
         model.objects.using(alias).bulk_create(objs)
         return
     meta = model._meta
@@ -75,30 +78,54 @@ def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     ]
-    qn = connection.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in [meta.pk, *fields])
+    for obj in objs:
+        # pre_save fills auto_now and auto_now_add fields, as save() and bulk_create do.
+        for field in stamped:
+            field.pre_save(obj, add=True)
     with connection.cursor() as cursor:
-        # Values are parameters; only quoted identifiers go into the text.
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [qn(meta.db_table), meta.pk.column, len(objs)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-        for obj, pk in zip(objs, ids, strict=True):
-            # pre_save fills auto_now and auto_now_add fields, as save() and bulk_create do.
-            for field in stamped:
-                field.pre_save(obj, add=True)
-            obj.pk = pk
-        # Django wraps errors only for execute(): a unique violation must still arrive as
-        # IntegrityError, which the trigger path retries on.
-        sql = f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN"
-        # Logged like any other query where Django logs queries (DEBUG, query-count tests).
-        logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
-        with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-            for obj in objs:
-                copy.write_row(
-                    [obj.pk, *(to_db(getattr(obj, attname)) for attname, to_db in convert)]
-                )
+        if len(objs) < COPY_MIN_ROWS:
+            _insert_returning(cursor, connection, meta, fields, convert, objs)
+        else:
+            _copy(cursor, connection, meta, fields, convert, objs)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
+
+
+def _insert_returning(cursor, connection, meta, fields, convert, objs) -> None:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # Values are parameters; only quoted identifiers go into the text.
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+        + ", ".join([row] * len(objs))
+        + f" RETURNING {qn(meta.pk.column)}"
+    )
+    params = [to_db(getattr(obj, attname)) for obj in objs for attname, to_db in convert]
+    cursor.execute(sql, params)
+    # PostgreSQL returns the rows of one INSERT … VALUES in the order given (bulk_create relies
+    # on it too).
+    for obj, (pk,) in zip(objs, cursor.fetchall(), strict=True):
+        obj.pk = pk
+
+
+def _copy(cursor, connection, meta, fields, convert, objs) -> None:
+    qn = connection.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in [meta.pk, *fields])
+    # Values are parameters; only quoted identifiers go into the text.
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+        [qn(meta.db_table), meta.pk.column, len(objs)],
+    )
+    ids = [row[0] for row in cursor.fetchall()]
+    for obj, pk in zip(objs, ids, strict=True):
+        obj.pk = pk
+    # Django wraps errors only for execute(): a unique violation must still arrive as
+    # IntegrityError, which the trigger path retries on.
+    sql = f"COPY {qn(meta.db_table)} ({columns}) FROM STDIN"
+    # Logged like any other query where Django logs queries (DEBUG, query-count tests).
+    logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
+    with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
+        for obj in objs:
+            copy.write_row([obj.pk, *(to_db(getattr(obj, attname)) for attname, to_db in convert)])

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from events.models import ApiCredential, WsseNonce
+from triggered_email.row_lookup import first_where
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,7 @@ def check_wsse(username: str, digest: str, nonce: str, created: str) -> ApiCrede
 
 
 def check_token(token: str) -> ApiCredential:
-    credential = ApiCredential.objects.filter(
-        token_hash=hash_token(token.strip()), is_active=True
-    ).first()
+    credential = first_where(ApiCredential, token_hash=hash_token(token.strip()), is_active=True)
     if credential is None:
         raise CredentialError("Invalid token.")
     return credential

@@ -1,5 +1,6 @@
-"""Large batches are written with COPY on PostgreSQL: the rows must be exactly what bulk_create
-would have written, and a duplicate must still surface as IntegrityError."""
+"""New rows are written with written-out SQL on PostgreSQL (COPY for many, one INSERT for few):
+the rows must be exactly what bulk_create would have written, and a duplicate must still surface
+as IntegrityError."""
 
 from __future__ import annotations
 
@@ -46,12 +47,13 @@ def comparable(message: Message) -> dict:
     return row
 
 
-def test_batch_written_by_copy_reads_back_like_bulk_create(make_stream, make_contact):
+@pytest.mark.parametrize("rows", [1, 3, ROWS])
+def test_rows_written_out_read_back_like_bulk_create(make_stream, make_contact, rows):
     stream = make_stream()
     contact = make_contact("jane@example.org")
     trigger = Trigger.objects.create(event=stream.event)
-    copied = unsaved_messages(stream, contact, trigger, ROWS, "copy")
-    created = unsaved_messages(stream, contact, trigger, ROWS, "bulk")
+    copied = unsaved_messages(stream, contact, trigger, rows, "copy")
+    created = unsaved_messages(stream, contact, trigger, rows, "bulk")
 
     with transaction.atomic():
         copy_insert.insert(Message, copied)
@@ -60,7 +62,7 @@ def test_batch_written_by_copy_reads_back_like_bulk_create(make_stream, make_con
     assert all(message.pk for message in copied)
     by_copy = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in copied])}
     by_bulk = {m.pk: m for m in Message.objects.filter(pk__in=[m.pk for m in created])}
-    assert len(by_copy) == ROWS
+    assert len(by_copy) == rows
     for written, reference in zip(copied, created, strict=True):
         assert comparable(by_copy[written.pk]) == comparable(by_bulk[reference.pk])
         assert by_copy[written.pk].uuid == written.uuid
@@ -82,10 +84,32 @@ def test_copy_is_used_for_large_batches_on_postgresql(make_stream, make_contact)
     assert Message.objects.filter(trigger=trigger).count() == ROWS
 
 
-def test_duplicate_in_a_copied_batch_is_an_integrity_error(make_stream, make_contact):
+def test_few_rows_are_one_insert_returning_their_ids(make_stream, make_contact):
+    stream = make_stream()
+    trigger = Trigger(event=stream.event, recipient_count=2)
+    messages = unsaved_messages(stream, make_contact("jane@example.org"), None, 2, "few")
+
+    with CaptureQueriesContext(connection) as captured, transaction.atomic():
+        copy_insert.insert(Trigger, [trigger])
+        for message in messages:
+            message.trigger = trigger
+        copy_insert.insert(Message, messages)
+
+    inserts = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("INSERT")]
+    assert len(inserts) == 2
+    if connection.vendor == "postgresql":
+        assert all(" RETURNING " in sql for sql in inserts)
+    assert Trigger.objects.get(pk=trigger.pk).recipient_count == 2
+    assert set(Message.objects.filter(trigger=trigger).values_list("pk", flat=True)) == {
+        m.pk for m in messages
+    }
+
+
+@pytest.mark.parametrize("rows", [2, ROWS])
+def test_duplicate_in_a_written_batch_is_an_integrity_error(make_stream, make_contact, rows):
     stream = make_stream()
     trigger = Trigger.objects.create(event=stream.event)
-    messages = unsaved_messages(stream, make_contact("jane@example.org"), trigger, ROWS, "d")
+    messages = unsaved_messages(stream, make_contact("jane@example.org"), trigger, rows, "d")
     messages[-1].message_id = messages[0].message_id
     messages[-1].uuid = uuid.uuid4()
 

@@ -24,10 +24,11 @@ from events.contacts import (
 from events.models import ExternalEvent
 from events.reply_codes import ReplyCode, ReplyError
 from events.triggering import ItemError, TriggerResult, parse_item, trigger_event
+from triggered_email.row_lookup import first_where
 
 
 def get_event(event_id: str) -> ExternalEvent:
-    event = ExternalEvent.objects.filter(pk=int(event_id)).first() if event_id.isdigit() else None
+    event = first_where(ExternalEvent, id=int(event_id)) if event_id.isdigit() else None
     if event is None:
         raise ReplyError(
             ReplyCode.INVALID_EVENT,
