@@ -7,6 +7,7 @@ rows to the broker and a worker only sends rows it claimed itself.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
 
@@ -15,16 +16,18 @@ from django.db import transaction
 from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
+from delivery import handover
 from delivery.models import Message
 
 logger = logging.getLogger(__name__)
 
 SEND_FUNC = "delivery.tasks.send_messages"
+SEND_WAITING_FUNC = "delivery.tasks.send_waiting"
 LANES = ("transactional", "bulk")
 _brokers: dict[str, Broker] = {}
 
 
-def _broker(lane: str) -> Broker:
+def lane_broker(lane: str) -> Broker:
     # One broker (and connection) per lane and process instead of one per enqueue.
     if lane not in _brokers:
         _brokers[lane] = get_broker(lane)
@@ -39,8 +42,9 @@ def chunks(ids: list[int], size: int) -> Iterable[list[int]]:
 def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
     """Hand message ids to their lanes now, a task per chunk. Never raises.
 
-    If the broker is unreachable the messages stay `queued` with no hand-over time, and the next
-    sweep hands them over again.
+    With the Redis broker a hand-over smaller than a chunk joins the lane's waiting messages
+    and shares a task with them (delivery.handover). If the broker is unreachable the messages
+    stay `queued` with no hand-over time, and the next sweep hands them over again.
     """
     # Imported here: tasks imports this module to re-enqueue from the sweep.
     from delivery.tasks import send_messages
@@ -54,7 +58,12 @@ def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
                 send_messages(chunk)
                 continue
             try:
-                async_task(SEND_FUNC, chunk, cluster=lane, broker=_broker(lane))
+                broker = lane_broker(lane)
+                if len(chunk) < size and handover.supported(broker):
+                    if handover.push(broker, chunk):
+                        _queue_waiting_task(lane, broker)
+                else:
+                    async_task(SEND_FUNC, chunk, cluster=lane, broker=broker)
             except Exception:
                 logger.exception(
                     "Could not hand %d messages to the %s lane; the sweep will retry",
@@ -65,6 +74,23 @@ def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
                 Message.objects.filter(pk__in=chunk, status=Message.Status.QUEUED).update(
                     queued_at=None
                 )
+
+
+def queue_waiting_task(lane: str) -> None:
+    """Queue a task for the lane's waiting messages unless one is queued already."""
+    broker = lane_broker(lane)
+    if handover.flag(broker):
+        _queue_waiting_task(lane, broker)
+
+
+def _queue_waiting_task(lane: str, broker: Broker) -> None:
+    try:
+        async_task(SEND_WAITING_FUNC, lane, cluster=lane, broker=broker)
+    except Exception:
+        # Let the next hand-over queue one instead of waiting for the flag to expire.
+        with contextlib.suppress(Exception):
+            handover.unflag(broker)
+        raise
 
 
 def enqueue_on_commit(ids_by_lane: Mapping[str, list[int]]) -> None:

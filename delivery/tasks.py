@@ -13,12 +13,13 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, prefetch_related_objects
 from django.utils import timezone
 
+from delivery import handover
 from delivery.claim_rows import CONTACT_FIELDS, MESSAGE_FIELDS, STREAM_FIELDS, claim_rows
 from delivery.composing import build_email, render_message
 from delivery.failures import Failure, backoff_seconds, classify
 from delivery.lane_priority import give_way, paced
 from delivery.models import DeliveryEvent, Message, MessageAttachment
-from delivery.queue import enqueue
+from delivery.queue import enqueue, lane_broker, queue_waiting_task
 from delivery.sending import SendOutcome, send_over_dedicated_path
 from delivery.sent_rows import record_sent
 from delivery.stream_control import release_stranded_held
@@ -143,6 +144,23 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     if bulk:
         give_way()
     return record_outcomes(messages, outcomes, provider)
+
+
+def send_waiting(lane: str) -> dict[str, int]:
+    """Send the lane's waiting messages (delivery.handover), a chunk at most.
+
+    If more wait, another task is queued first so an idle worker shares them.
+    """
+    broker = lane_broker(lane)
+    ids, left = handover.take(broker, settings.TRIGGERED_EMAIL_CHUNK_SIZE)
+    if left:
+        try:
+            queue_waiting_task(lane)
+        except Exception:  # the ones taken are sent anyway; the sweep hands over the rest
+            logger.exception("Could not queue a task for %d waiting messages", left)
+    if not ids:
+        return {"claimed": 0}
+    return send_messages(ids)
 
 
 def record_outcomes(

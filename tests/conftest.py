@@ -372,6 +372,7 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
 
     from django_q.brokers import get_broker
 
+    from delivery import handover
     from delivery.queue import LANES
 
     settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE = False
@@ -379,6 +380,8 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
     # the cluster only sees this test's work.
     for lane in LANES:
         get_broker(lane).delete_queue()
+        if handover.supported(get_broker(lane)):
+            handover.forget(get_broker(lane))
     root = Path(__file__).resolve().parent.parent
     started: list[subprocess.Popen] = []
 
