@@ -88,6 +88,13 @@ def test_unknown_contact_is_2008(api, stream, jane):
     assert_nothing_written()
 
 
+def test_internal_id_beyond_any_row_is_2008_not_a_500(api, stream, jane):
+    response = api.post(url(stream), {"key_id": "id", "external_id": "9" * 20})
+
+    assert reply(response) == (400, 2008)
+    assert_nothing_written()
+
+
 def test_two_contacts_with_the_key_is_2010(api, stream, make_contact):
     make_contact("twin@example.org")
     make_contact("twin@example.org")
