@@ -54,7 +54,8 @@ def test_time_critical_trigger_makes_the_bulk_lane_wait(api, make_stream, make_c
 
     assert 0 < marks.pttl(lane_priority.KEY) <= 400
     assert 0 < lane_priority.give_way() <= 0.5
-    assert marks.pttl(lane_priority.KEY) < 0  # waited until the mark was gone
+    # Waited until the mark was gone, or (0) expiring within the millisecond, as give_way reads it.
+    assert marks.pttl(lane_priority.KEY) <= 0
 
 
 @pytest.mark.django_db
