@@ -58,13 +58,15 @@ def unflag(broker: Broker) -> None:
 def take(broker: Broker, limit: int) -> tuple[list[int], int]:
     """The first `limit` waiting ids, and how many still wait after them."""
     waiting, flag_key = _keys(broker)
-    pipe = broker.connection.pipeline(transaction=False)
-    # In this order (see the module's docstring): the flag goes before the ids are read.
+    # One MULTI/EXEC, in this order (see the module's docstring): the flag goes before the ids
+    # are read. LRANGE and LTRIM instead of LPOP with a count, which needs Redis 6.2.
+    pipe = broker.connection.pipeline(transaction=True)
     pipe.delete(flag_key)
-    pipe.lpop(waiting, limit)
+    pipe.lrange(waiting, 0, limit - 1)
+    pipe.ltrim(waiting, limit, -1)
     pipe.llen(waiting)
-    _, ids, left = pipe.execute()
-    return [int(pk) for pk in ids or ()], int(left)
+    _, ids, _, left = pipe.execute()
+    return [int(pk) for pk in ids], int(left)
 
 
 def forget(broker: Broker) -> None:
