@@ -168,7 +168,11 @@ def check_event_size(entry: Any, raw_size: int | None = None) -> None:
 def parse_item(
     entry: Mapping[str, Any], key_field: KeyField, raw_size: int | None = None
 ) -> TriggerItem:
-    """Validate one contact entry (`external_id`, `trigger_id`, `data`, `attachment`)."""
+    """Validate one contact entry (`external_id`, `trigger_id`, `data`, `attachment`).
+
+    `raw_size`: the entry's size as sent, or a bound of it (the request body's); None: measure
+    the entry.
+    """
     check_event_size(entry, raw_size)
     key = normalise_key_value(key_field, entry.get("external_id"))
     if key is None:

