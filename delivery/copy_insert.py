@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,8 +48,8 @@ PASSED_AS_IS = {
 }
 
 
-def _converter(field: models.Field, connection) -> Callable[[Any], Any]:
-    """How one field's Python value becomes something psycopg's COPY writer can send."""
+def _converter(field: models.Field, connection) -> Callable[[Any], Any] | None:
+    """How one field's Python value becomes something psycopg can send; None: as it is."""
     if isinstance(field, models.JSONField):
         encoder = field.encoder
 
@@ -57,9 +58,33 @@ def _converter(field: models.Field, connection) -> Callable[[Any], Any]:
 
         return to_json
     if field.get_internal_type() in PASSED_AS_IS:
-        return lambda value: value
+        return None
     # Anything else goes through Django's own preparation, as bulk_create would do it.
     return lambda value: field.get_db_prep_save(value, connection)
+
+
+def _row_values(fields: Sequence[models.Field], connection) -> Callable[[Any], list[Any]]:
+    """A function giving an object's values for `fields`, in order, ready for psycopg.
+
+    The values are read in one C call (attrgetter) and only the few fields that need it are
+    converted: a message's row took 9.0 µs read value by value, 6.9 µs so (most of the rest is
+    the JSON of its data).
+    """
+    read = operator.attrgetter(*(f.attname for f in fields))
+    single = len(fields) == 1
+    converters = [
+        (index, convert)
+        for index, field in enumerate(fields)
+        if (convert := _converter(field, connection)) is not None
+    ]
+
+    def values(obj: Any) -> list[Any]:
+        row = [read(obj)] if single else list(read(obj))
+        for index, convert in converters:
+            row[index] = convert(row[index])
+        return row
+
+    return values
 
 
 def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
@@ -73,7 +98,7 @@ def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
         return
     meta = model._meta
     fields = [f for f in meta.concrete_fields if f is not meta.pk]
-    convert = [(f.attname, _converter(f, connection)) for f in fields]
+    values = _row_values(fields, connection)
     # Only these compute a value in pre_save(); the others return what the object holds.
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
@@ -84,15 +109,15 @@ def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
             field.pre_save(obj, add=True)
     with connection.cursor() as cursor:
         if len(objs) < COPY_MIN_ROWS:
-            _insert_returning(cursor, connection, meta, fields, convert, objs)
+            _insert_returning(cursor, connection, meta, fields, values, objs)
         else:
-            _copy(cursor, connection, meta, fields, convert, objs)
+            _copy(cursor, connection, meta, fields, values, objs)
     for obj in objs:
         obj._state.adding = False
         obj._state.db = alias
 
 
-def _insert_returning(cursor, connection, meta, fields, convert, objs) -> None:
+def _insert_returning(cursor, connection, meta, fields, values, objs) -> None:
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -102,7 +127,7 @@ def _insert_returning(cursor, connection, meta, fields, convert, objs) -> None:
         + ", ".join([row] * len(objs))
         + f" RETURNING {qn(meta.pk.column)}"
     )
-    params = [to_db(getattr(obj, attname)) for obj in objs for attname, to_db in convert]
+    params = [value for obj in objs for value in values(obj)]
     cursor.execute(sql, params)
     # PostgreSQL returns the rows of one INSERT … VALUES in the order given (bulk_create relies
     # on it too).
@@ -110,7 +135,7 @@ def _insert_returning(cursor, connection, meta, fields, convert, objs) -> None:
         obj.pk = pk
 
 
-def _copy(cursor, connection, meta, fields, convert, objs) -> None:
+def _copy(cursor, connection, meta, fields, values, objs) -> None:
     qn = connection.ops.quote_name
     columns = ", ".join(qn(f.column) for f in [meta.pk, *fields])
     # Values are parameters; only quoted identifiers go into the text.
@@ -128,4 +153,4 @@ def _copy(cursor, connection, meta, fields, convert, objs) -> None:
     logged = cursor.debug_sql(sql) if hasattr(cursor, "debug_sql") else contextlib.nullcontext()
     with logged, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for obj in objs:
-            copy.write_row([obj.pk, *(to_db(getattr(obj, attname)) for attname, to_db in convert)])
+            copy.write_row([obj.pk, *values(obj)])
