@@ -15,7 +15,7 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     environment = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS"}
+        if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS", "DB_PREPARED_STATEMENTS"}
     }
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
