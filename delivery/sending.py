@@ -25,6 +25,7 @@ from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 from django.utils.module_loading import import_string
 
 from delivery.failures import Failure, classify
+from delivery.smtp_backend import Sent
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def send_batch(
     keep_open: bool = False,
     pace: Callable[[int], None] | None = None,
 ) -> list[SendOutcome]:
-    """Send each email over `connection`, reconnecting once after a broken connection.
+    """Send each email over `connection`; where the connection breaks, open a new one and go on.
 
     `already_open`: the connection served earlier tasks; if it turns out to have been closed
     by the server meanwhile, it is reopened and the message sent again, without a failure.
@@ -93,45 +94,47 @@ def send_batch(
     each email (the bulk lane gives way there). Never raises for a message's failure: every
     email gets an outcome.
     """
-    outcomes: list[SendOutcome] = []
     pending = list(emails)
     if not already_open:
-        try:
-            connection.open()
-        except Exception as exc:
-            failure = classify(exc)
+        error = _open(connection)
+        if error is not None:
+            failure = classify(error)
             logger.warning("Dedicated connection failed to open: %s", failure.reason)
             return [SendOutcome(key, failure=failure) for key, _ in pending]
+    outcomes: list[SendOutcome] = []
+    position = 0
+    may_be_stale = already_open
     healthy = True
     try:
-        for index, (key, email) in enumerate(pending):
-            if pace is not None:
-                pace(index)
-            try:
-                try:
-                    # The connection is already open, so send_messages keeps it open afterwards.
-                    connection.send_messages([email])
-                except (smtplib.SMTPServerDisconnected, ConnectionError):
-                    if not (already_open and index == 0) or not _reconnect(connection):
-                        raise
-                    # The kept connection had gone stale: nothing was accepted over it.
-                    connection.send_messages([email])
-            except Exception as exc:
-                failure = classify(exc)
-                outcomes.append(SendOutcome(key, failure=failure))
-                if not failure.permanent and not _reconnect(connection):
-                    # The MTA is gone: the rest wait for their retry instead of failing one by one.
-                    outcomes.extend(
-                        SendOutcome(k, failure=failure) for k, _ in pending[index + 1 :]
-                    )
-                    healthy = False
-                    break
+        while position < len(pending):
+            sent = _send_each(connection, pending[position:], pace, position)
+            outcomes.extend(
+                _outcome(key, email, result)
+                # The results cover a prefix of the emails.
+                for (key, email), result in zip(pending[position:], sent.results, strict=False)
+            )
+            position += len(sent.results)
+            if sent.broken is None:
                 continue
-            refusal = _esp_refusal(email)
-            if refusal is not None:
-                outcomes.append(SendOutcome(key, failure=refusal))
-            else:
-                outcomes.append(SendOutcome(key, esp_message_id=_esp_message_id(email)))
+            # A kept connection found closed before anything went out had gone stale: the
+            # message is sent again over a new one, without a failure (once).
+            stale = position == 0 and may_be_stale
+            may_be_stale = False
+            if not sent.results and not stale:
+                # Broken before anything went out: that message takes the failure, so that a
+                # server that always drops the connection cannot keep this loop going.
+                outcomes.append(SendOutcome(pending[position][0], failure=classify(sent.broken)))
+                position += 1
+            if position == len(pending):
+                healthy = False
+                break
+            error = _reopen(connection)
+            if error is not None:
+                # The MTA is gone: the rest wait for their retry instead of failing one by one.
+                failure = classify(error)
+                outcomes.extend(SendOutcome(key, failure=failure) for key, _ in pending[position:])
+                healthy = False
+                break
     except BaseException:
         healthy = False
         raise
@@ -139,6 +142,42 @@ def send_batch(
         if not (keep_open and healthy):
             _close_quietly(connection)
     return outcomes
+
+
+def _send_each(
+    connection: BaseEmailBackend,
+    emails: list[tuple[int, EmailMessage]],
+    pace: Callable[[int], None] | None,
+    offset: int,
+) -> Sent:
+    """The connection's own send_each (SMTP: pipelined across messages), else one by one."""
+    before_each = None if pace is None else (lambda index: pace(offset + index))
+    send_each = getattr(connection, "send_each", None)
+    if send_each is not None:
+        return send_each([email for _, email in emails], before_each)
+    results: list[Exception | None] = []
+    for index, (_, email) in enumerate(emails):
+        if before_each is not None:
+            before_each(index)
+        try:
+            connection.send_messages([email])
+        except Exception as exc:
+            results.append(exc)
+            if not classify(exc).permanent:
+                # Transient: the session may be unusable, so the next message gets a new one.
+                return Sent(results, exc)
+            continue
+        results.append(None)
+    return Sent(results)
+
+
+def _outcome(key: int, email: EmailMessage, result: Exception | None) -> SendOutcome:
+    if result is not None:
+        return SendOutcome(key, failure=classify(result))
+    refusal = _esp_refusal(email)
+    if refusal is not None:
+        return SendOutcome(key, failure=refusal)
+    return SendOutcome(key, esp_message_id=_esp_message_id(email))
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:
@@ -218,15 +257,18 @@ def close_kept_connection() -> None:
         _close_quietly(kept.connection)
 
 
-def _reconnect(connection: BaseEmailBackend) -> bool:
-    """After a transient error the SMTP session may be unusable: start a fresh one."""
-    try:
-        connection.close()
-    except Exception:
-        logger.debug("Closing a broken connection failed", exc_info=True)
+def _open(connection: BaseEmailBackend) -> Exception | None:
     try:
         connection.open()
     except Exception as exc:
-        logger.warning("Reconnecting to the dedicated backend failed: %s", exc)
-        return False
-    return True
+        return exc
+    return None
+
+
+def _reopen(connection: BaseEmailBackend) -> Exception | None:
+    """After a broken connection or a transient error, start a fresh session."""
+    _close_quietly(connection)
+    error = _open(connection)
+    if error is not None:
+        logger.warning("Reconnecting to the dedicated backend failed: %s", error)
+    return error

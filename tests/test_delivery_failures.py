@@ -104,6 +104,51 @@ def test_one_refused_recipient_does_not_stop_the_batch(api, smtp_server, stream)
     assert [m.rcpt_tos for m in smtp_server.received] == [["bob@example.org"]]
 
 
+def trigger_three(api, stream, make_contact) -> None:
+    """One call for three contacts: their messages go out in one task, over one connection."""
+    make_contact("ann@example.org")
+    addresses = ["jane@example.org", "bob@example.org", "ann@example.org"]
+    response = api.post(
+        f"/api/v2/event/{stream.event_id}/trigger",
+        {"key_id": "3", "contacts": [{"external_id": email} for email in addresses]},
+    )
+    assert response.json()["replyCode"] == 0
+
+
+def test_refused_message_in_a_batch_does_not_stop_the_rest(api, smtp_server, stream, make_contact):
+    # The reply to the first message's data arrives after the second message's commands left.
+    smtp_server.data_replies.append("451 4.3.0 Temporary local problem")
+
+    trigger_three(api, stream, make_contact)
+
+    deferred = Message.objects.get(status=Message.Status.QUEUED)
+    assert "451" in deferred.last_error
+    sent = Message.objects.filter(status=Message.Status.SENT)
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.wait_for(2)) == sorted(
+        sent.values_list("recipient", flat=True)
+    )
+    assert sent.count() == 2
+
+
+def test_server_closing_in_a_batch_sends_the_rest_over_a_new_connection(
+    api, smtp_server, stream, make_contact
+):
+    # 421: the server is going away. The next message's commands were already on the old
+    # connection; its data never went out, so it goes over a new one without a failure.
+    smtp_server.data_replies.append("421 4.3.2 Service shutting down")
+
+    trigger_three(api, stream, make_contact)
+
+    deferred = Message.objects.get(status=Message.Status.QUEUED)
+    assert "421" in deferred.last_error
+    sent = Message.objects.filter(status=Message.Status.SENT)
+    assert sorted(sent.values_list("attempts", flat=True)) == [1, 1]
+    assert not DeliveryEvent.objects.filter(message__in=sent).exclude(event_type="sent").exists()
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.wait_for(2)) == sorted(
+        sent.values_list("recipient", flat=True)
+    )
+
+
 def test_smtp_server_down_then_back_loses_nothing(api, smtp_server, stream):
     smtp_server.stop()
 

@@ -1,5 +1,6 @@
 """SMTP pipelining toward the dedicated MTA (delivery.smtp_backend): MAIL, RCPT and DATA in one
-write where the server offers PIPELINING, and smtplib's behaviour for every refusal.
+write where the server offers PIPELINING, each message's end of data in one write with the next
+message's commands (send_each), and smtplib's behaviour for every refusal.
 
 The server here is a real TCP SMTP server with scripted replies that records what arrived in
 each read, so the tests can see what went over the wire together.
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from delivery.smtp_backend import PipeliningSMTP
+from delivery.smtp_backend import PipeliningSMTP, Sent
 
 MESSAGE = b"Subject: hello\r\n\r\nfirst line\r\n.starts with a dot\r\n"
 
@@ -26,6 +27,13 @@ class Script:
     mail: str = "250 sender ok"
     rcpt: str = "250 recipient ok"
     data: str = "354 go ahead"
+    # Replies to the end of each message's data, consumed in order; then "250 queued".
+    # A 421 closes the connection after it, as a server shutting down does.
+    finals: list[str] = field(default_factory=list)
+    # address -> reply to its RCPT TO; DATA after only refused recipients gets 554.
+    refuse: dict[str, str] = field(default_factory=dict)
+    # Close the connection, unanswered, when the next commands arrive.
+    hang_up: bool = False
     # What arrived, one entry per read from the socket.
     reads: list[bytes] = field(default_factory=list)
     messages: list[bytes] = field(default_factory=list)
@@ -41,10 +49,10 @@ class _Handler(socketserver.BaseRequestHandler):
     def handle(self) -> None:
         script = self.server.script
         self.reply("220 scripted")
-        pending, in_data, body = b"", False, b""
+        pending, in_data, body, accepted = b"", False, b"", 0
         while True:
             chunk = self.request.recv(65536)
-            if not chunk:
+            if not chunk or script.hang_up:
                 return
             script.reads.append(chunk)
             pending += chunk
@@ -55,7 +63,10 @@ class _Handler(socketserver.BaseRequestHandler):
                         break
                     body, pending, in_data = pending[: end + 2], pending[end + 5 :], False
                     script.messages.append(body)
-                    self.reply("250 queued")
+                    final = script.finals.pop(0) if script.finals else "250 queued"
+                    self.reply(final)
+                    if final.startswith("421"):
+                        return
                     continue
                 line, found, rest = pending.partition(b"\r\n")
                 if not found:
@@ -70,11 +81,16 @@ class _Handler(socketserver.BaseRequestHandler):
                     self.request.sendall(("\r\n".join([*extensions, "250 HELP"]) + "\r\n").encode())
                 elif command.startswith("MAIL"):
                     self.reply(script.mail)
+                    accepted = 0
                 elif command.startswith("RCPT"):
-                    self.reply(script.rcpt)
+                    address = line.decode().partition(":")[2].strip("<> ")
+                    reply = script.refuse.get(address, script.rcpt)
+                    accepted += reply.startswith("25")
+                    self.reply(reply)
                 elif command.startswith("DATA"):
-                    self.reply(script.data)
-                    in_data = script.data.startswith("354")
+                    data = script.data if accepted or not script.refuse else "554 no recipients"
+                    self.reply(data)
+                    in_data = data.startswith("354")
                 elif command.startswith("QUIT"):
                     self.reply("221 bye")
                     return
@@ -181,3 +197,95 @@ def test_temporary_data_refusal_is_a_data_error(scripted):
 
     assert refused.value.smtp_code == 451
     assert script.messages == []
+
+
+def transactions(*addresses: str) -> list[tuple[str, list[str], bytes]]:
+    return [("shop@example.com", [address], MESSAGE) for address in addresses]
+
+
+def test_each_message_end_goes_out_with_the_next_envelope(scripted):
+    script, port = scripted
+    client = connect(port)
+
+    sent = client.send_each(transactions("a@example.org", "b@example.org", "c@example.org"))
+    client.quit()
+
+    assert sent == Sent([None, None, None])
+    # One write per message after the first: its end of data, then the next MAIL, RCPT, DATA.
+    joined = [read for read in script.reads if b"\r\n.\r\nMAIL FROM:" in read]
+    assert len(joined) == 2
+    assert b"RCPT TO:<c@example.org>" in joined[1] and joined[1].endswith(b"DATA\r\n")
+    assert script.messages == [MESSAGE.replace(b"\r\n.starts", b"\r\n..starts")] * 3
+
+
+def test_refused_message_does_not_stop_the_ones_after_it(scripted):
+    script, port = scripted
+    script.finals = ["250 queued", "554 5.7.1 looks like spam", "451 4.3.0 try later"]
+    client = connect(port)
+
+    sent = client.send_each(
+        transactions("a@example.org", "b@example.org", "c@example.org", "d@x.org")
+    )
+    client.quit()
+
+    assert sent.broken is None
+    assert [None if r is None else r.smtp_code for r in sent.results] == [None, 554, 451, None]
+    assert all(isinstance(r, smtplib.SMTPDataError) for r in sent.results[1:3])
+    # The refusal ended its transaction; the next MAIL was already on its way, so no RSET.
+    assert "RSET" not in script.commands
+    assert len(script.messages) == 4
+
+
+def test_refused_recipient_resets_and_the_rest_are_sent(scripted):
+    script, port = scripted
+    script.refuse = {"b@example.org": "550 5.1.1 user unknown"}
+    client = connect(port)
+
+    sent = client.send_each(transactions("a@example.org", "b@example.org", "c@example.org"))
+    client.quit()
+
+    assert sent.broken is None
+    assert sent.results[0] is None and sent.results[2] is None
+    assert sent.results[1].recipients == {"b@example.org": (550, b"5.1.1 user unknown")}
+    assert script.commands.count("RSET") == 1
+    assert len(script.messages) == 2
+
+
+def test_server_closing_after_a_message_stops_before_the_next_one(scripted):
+    script, port = scripted
+    script.finals = ["250 queued", "421 4.3.2 shutting down"]
+    client = connect(port)
+
+    sent = client.send_each(transactions("a@example.org", "b@example.org", "c@example.org"))
+
+    # The first two went out and were answered; the third's data never left.
+    assert sent.results[0] is None
+    assert sent.results[1].smtp_code == 421
+    assert sent.broken is sent.results[1]
+    assert client.sock is None
+    assert len(script.messages) == 2
+
+
+def test_connection_lost_before_anything_went_out_has_no_results(scripted):
+    script, port = scripted
+    client = connect(port)
+    script.hang_up = True  # as a server that closed a kept connection meanwhile
+
+    sent = client.send_each(transactions("a@example.org"))
+
+    assert sent.results == []
+    assert isinstance(sent.broken, smtplib.SMTPServerDisconnected)
+    assert script.messages == []
+
+
+def test_without_the_offer_send_each_goes_one_command_at_a_time(scripted):
+    script, port = scripted
+    script.pipelining = False
+    client = connect(port)
+
+    sent = client.send_each(transactions("a@example.org", "b@example.org"))
+    client.quit()
+
+    assert sent == Sent([None, None])
+    assert not any(b"RCPT" in read.upper() and b"MAIL" in read.upper() for read in script.reads)
+    assert len(script.messages) == 2
