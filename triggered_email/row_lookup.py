@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from django.db import connections, models, router
 
+from triggered_email.row_instances import RowReader
+
 M = TypeVar("M", bound=models.Model)
 
 
@@ -38,25 +40,35 @@ def first_where(model: type[M], **equal: Any) -> M | None:
 
 
 @lru_cache(maxsize=32)
-def _select_in_sql(
+def _select_in(
     model: type[models.Model], name: str, only: tuple[str, ...], alias: str, count: int
-) -> str:
-    qn = connections[alias].ops.quote_name
+) -> tuple[str, RowReader]:
+    connection = connections[alias]
+    qn = connection.ops.quote_name
     meta = model._meta
-    names = (meta.pk.attname, *(n for n in only if n != meta.pk.attname)) if only else ()
-    columns = ", ".join(qn(meta.get_field(n).column) for n in names) if names else "*"
+    if only:
+        names = (meta.pk.attname, *(n for n in only if n != meta.pk.attname))
+        fields = [meta.get_field(n) for n in names]
+    else:
+        fields = list(meta.concrete_fields)
+    columns = ", ".join(qn(f.column) for f in fields)
     column = qn(meta.get_field(name).column)
     # count 0: one array parameter (PostgreSQL), the same statement for any number of values.
     match = "= ANY(%s)" if not count else "IN (" + ", ".join(["%s"] * count) + ")"
     # Only quoted names go into the text; values are parameters.
-    return f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {column} {match}"  # noqa: S608
+    sql = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {column} {match}"  # noqa: S608
+    return sql, RowReader(model, fields)
 
 
 def rows_where_in(
     model: type[M], name: str, values: Collection[Any], *, only: Sequence[str] = ()
 ) -> list[M]:
     """`model.objects.filter(**{name + "__in": values}).only(*only)`, unordered, with the
-    statement written once per process; fields left out of `only` load when read."""
+    statement written once per process; fields left out of `only` load when read.
+
+    The instances are built by triggered_email.row_instances: a batch call reads a thousand
+    contacts here.
+    """
     if not values:
         return []
     alias = router.db_for_read(model)
@@ -64,7 +76,10 @@ def rows_where_in(
     field = model._meta.get_field(name)
     params = [field.get_db_prep_value(value, connection) for value in values]
     if connection.vendor == "postgresql":
-        sql = _select_in_sql(model, name, tuple(only), alias, 0)
-        return list(model.objects.using(alias).raw(sql, [params]))
-    sql = _select_in_sql(model, name, tuple(only), alias, len(params))
-    return list(model.objects.using(alias).raw(sql, params))
+        sql, reader = _select_in(model, name, tuple(only), alias, 0)
+        params = [params]
+    else:
+        sql, reader = _select_in(model, name, tuple(only), alias, len(params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [reader(row, connection) for row in cursor.fetchall()]
