@@ -109,9 +109,9 @@ def _statement() -> _Statement:
     )
     return _Statement(
         sql,
-        RowReader(Message, message_fields),
-        RowReader(MailStream, stream_fields),
-        RowReader(Contact, contact_fields),
+        RowReader(Message, message_fields, connection),
+        RowReader(MailStream, stream_fields, connection),
+        RowReader(Contact, contact_fields, connection),
     )
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +36,7 @@ from events.programs_models import Program
 from events.reply_codes import ReplyCode, ReplyError
 from streams.filenames import clean_filename, content_type_for
 from streams.models import MailStream
+from triggered_email.row_instances import RowReader
 
 EVENT_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$")
 
@@ -200,20 +202,7 @@ def linked_streams(event: ExternalEvent, kind: str = MailStream.Kind.CONTACT) ->
     """
     # Written out: this runs on every trigger call, and building the same query with the ORM
     # cost 3-4 times the CPU of running it (docs/performance.md).
-    meta, qn = MailStream._meta, connection.ops.quote_name
-    column = {name: qn(meta.get_field(name).column) for name in ("event", "kind", "status")}
-    program = Program._meta
-    entry_event = qn(program.get_field("entry_event").column)
-    program_status = qn(program.get_field("status").column)
-    # Only quoted names go into the text; values are parameters.
-    sql = (
-        f"SELECT *, EXISTS (SELECT 1 FROM {qn(program.db_table)} "  # noqa: S608
-        f"WHERE {entry_event} = %s AND {program_status} IN (%s, %s)) AS event_has_programs "
-        f"FROM {qn(meta.db_table)} WHERE {column['event']} = %s"
-        f" AND {column['kind']} = %s AND {column['status']} IN (%s, %s)"
-        f" AND {qn(meta.get_field('current_version').column)} IS NOT NULL"
-        f" ORDER BY {qn(meta.pk.column)}"
-    )
+    sql, reader = _linked_streams_statement()
     params = [
         event.pk,
         *PROGRAM_ENTRY_STATUSES,
@@ -222,7 +211,36 @@ def linked_streams(event: ExternalEvent, kind: str = MailStream.Kind.CONTACT) ->
         MailStream.Status.LIVE,
         MailStream.Status.PAUSED,
     ]
-    return list(MailStream.objects.raw(sql, params))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    streams = []
+    for *values, event_has_programs in rows:
+        stream = reader(values, connection)
+        stream.event_has_programs = event_has_programs
+        streams.append(stream)
+    return streams
+
+
+@lru_cache(maxsize=1)
+def _linked_streams_statement() -> tuple[str, RowReader]:
+    meta, qn = MailStream._meta, connection.ops.quote_name
+    fields = list(meta.concrete_fields)
+    column = {name: qn(meta.get_field(name).column) for name in ("event", "kind", "status")}
+    program = Program._meta
+    entry_event = qn(program.get_field("entry_event").column)
+    program_status = qn(program.get_field("status").column)
+    # Only quoted names go into the text; values are parameters.
+    columns = ", ".join(qn(f.column) for f in fields)
+    sql = (
+        f"SELECT {columns}, EXISTS (SELECT 1 FROM {qn(program.db_table)} "  # noqa: S608
+        f"WHERE {entry_event} = %s AND {program_status} IN (%s, %s)) AS event_has_programs "
+        f"FROM {qn(meta.db_table)} WHERE {column['event']} = %s"
+        f" AND {column['kind']} = %s AND {column['status']} IN (%s, %s)"
+        f" AND {qn(meta.get_field('current_version').column)} IS NOT NULL"
+        f" ORDER BY {qn(meta.pk.column)}"
+    )
+    return sql, RowReader(MailStream, fields, connection)
 
 
 def _store(items: Sequence[TriggerItem]) -> dict[int, list[StoredAttachment]]:

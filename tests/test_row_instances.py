@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from delivery.outbox import new_message, new_uuids
 from events.models import Contact
-from triggered_email.row_lookup import rows_where_in
+from triggered_email.row_lookup import first_where, rows_where_in
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +29,20 @@ def test_read_instance_matches_the_orms(make_contact):
     assert (read._state.adding, read._state.db) == (False, "default")
     # A field left out loads when read, as after .only().
     assert read.first_name == "Jane"
+
+
+def test_whole_row_reads_like_the_orm_on_every_database(make_contact):
+    # SQLite returns datetimes as text: the backend's converters must run as well.
+    make_contact("jane@example.org", fields={"city": "Köln"}, opt_in=True)
+
+    read = first_where(Contact, email="jane@example.org")
+    orm = Contact.objects.get(email="jane@example.org")
+
+    assert {f.attname: getattr(read, f.attname) for f in Contact._meta.concrete_fields} == {
+        f.attname: getattr(orm, f.attname) for f in Contact._meta.concrete_fields
+    }
+    assert timezone.is_aware(read.created_at)
+    assert read.get_deferred_fields() == set()
 
 
 def test_new_message_is_unsaved_with_its_related_objects_at_hand(

@@ -39,23 +39,31 @@ def instance(model: type[M], attnames: Sequence[str], values: Sequence[Any], db:
 
 
 class RowReader:
-    """Instances from rows of `fields` as the database returns them: each field's own
-    conversion first (JSON text to Python, as the ORM does), then `instance`."""
+    """Instances from rows of `fields` as the database returns them: each value converted as
+    the ORM converts it (the backend's converters, SQLite's text to datetime for one, then the
+    field's own: JSON text to Python), then `instance`."""
 
-    def __init__(self, model: type[models.Model], fields: Sequence[models.Field]):
+    def __init__(self, model: type[models.Model], fields: Sequence[models.Field], connection: Any):
         self.model = model
         self.attnames = [f.attname for f in fields]
-        self.converters: list[tuple[int, Callable]] = [
-            (i, f.from_db_value) for i, f in enumerate(fields) if hasattr(f, "from_db_value")
-        ]
+        self.converters: list[tuple[int, list[Callable], Any]] = []
+        for index, field in enumerate(fields):
+            column = field.get_col(model._meta.db_table)
+            converters = connection.ops.get_db_converters(column) + field.get_db_converters(
+                connection
+            )
+            if converters:
+                self.converters.append((index, converters, column))
 
     def __len__(self) -> int:
         return len(self.attnames)
 
     def __call__(self, values: Sequence[Any], connection: Any) -> models.Model:
-        """The instance of one row read over `connection`."""
+        """The instance of one row read over `connection` (the one the reader was made for)."""
         converted = list(values)
-        for index, convert in self.converters:
-            if converted[index] is not None:
-                converted[index] = convert(converted[index], None, connection)
+        for index, converters, column in self.converters:
+            value = converted[index]
+            for convert in converters:
+                value = convert(value, column, connection)
+            converted[index] = value
         return instance(self.model, self.attnames, converted, connection.alias)

@@ -19,24 +19,32 @@ M = TypeVar("M", bound=models.Model)
 
 
 @lru_cache(maxsize=32)
-def _select_sql(model: type[models.Model], names: tuple[str, ...], alias: str) -> str:
+def _select(model: type[models.Model], names: tuple[str, ...], alias: str) -> tuple[str, RowReader]:
     qn = connections[alias].ops.quote_name
     meta = model._meta
+    fields = list(meta.concrete_fields)
+    columns = ", ".join(qn(f.column) for f in fields)
     where = " AND ".join(f"{qn(meta.get_field(name).column)} = %s" for name in names)
     # Only quoted names go into the text; values are parameters.
-    return f"SELECT * FROM {qn(meta.db_table)} WHERE {where} LIMIT 1"  # noqa: S608
+    sql = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {where} LIMIT 1"  # noqa: S608
+    return sql, RowReader(model, fields, connections[alias])
 
 
 def first_where(model: type[M], **equal: Any) -> M | None:
     """`model.objects.filter(**equal).first()` for plain field values, without building the
-    query each time (no ordering: meant for lookups of at most one row)."""
+    query each time (no ordering: meant for lookups of at most one row). Every API request
+    looks up its credential and its event so; a raw queryset cost as much again to read the
+    row as to run the query."""
     alias = router.db_for_read(model)
     names = tuple(equal)
     fields = [model._meta.get_field(name) for name in names]
     connection = connections[alias]
     params = [f.get_db_prep_value(equal[f.name], connection) for f in fields]
-    sql = _select_sql(model, names, alias)
-    return next(iter(model.objects.using(alias).raw(sql, params)), None)
+    sql, reader = _select(model, names, alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else reader(row, connection)
 
 
 @lru_cache(maxsize=32)
@@ -57,7 +65,7 @@ def _select_in(
     match = "= ANY(%s)" if not count else "IN (" + ", ".join(["%s"] * count) + ")"
     # Only quoted names go into the text; values are parameters.
     sql = f"SELECT {columns} FROM {qn(meta.db_table)} WHERE {column} {match}"  # noqa: S608
-    return sql, RowReader(model, fields)
+    return sql, RowReader(model, fields, connections[alias])
 
 
 def rows_where_in(
