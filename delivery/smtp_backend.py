@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import smtplib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -192,28 +192,42 @@ class PipeliningMixin:
 
     def send_each(
         self,
-        transactions: Sequence[Transaction],
+        transactions: Iterable[Transaction | Exception],
         before_each: Callable[[int], None] | None = None,
     ) -> Sent:
-        """Send each transaction in turn; stop where the connection breaks.
+        """Send each transaction in turn; stop where the connection breaks. Never raises for
+        the server or the connection: errors are results.
 
         Where the server offers PIPELINING, a message's end of data goes out in one write with
         the next message's MAIL, RCPT and DATA, and its final reply is read with theirs (RFC
         2920 allows the message content as the first "command" of a group): one round trip per
-        message instead of two. `before_each(index)` is called before each transaction.
+        message instead of two. `before_each(index)` is called before each transaction's
+        commands go out; the previous message's content goes with them, so a pause there (the
+        bulk lane giving way) holds that message too. An exception in place of a transaction
+        (its message could not be built) is that transaction's result.
         """
-        self.ehlo_or_helo_if_needed()
+        try:
+            self.ehlo_or_helo_if_needed()
+        except smtplib.SMTPException as exc:
+            self.close()
+            return Sent([], exc)
         results: list[Exception | None] = []
         owed = b""  # a message's data, not yet written; its final reply is read after it
-        for index, (from_addr, recipients, msg) in enumerate(transactions):
+        for index, transaction in enumerate(transactions):
             if before_each is not None:
                 before_each(index)
-            if not self._pipelines(from_addr, recipients, msg):
-                if owed:
-                    broken = self._settle(owed, b"", results)
-                    owed = b""
-                    if broken is not None:
-                        return Sent(results, broken)
+            unpipelined = isinstance(transaction, Exception) or not self._pipelines(*transaction)
+            if unpipelined and owed:
+                # The results stay in order: the owed message's reply first.
+                broken = self._settle(owed, b"", results)
+                owed = b""
+                if broken is not None:
+                    return Sent(results, broken)
+            if isinstance(transaction, Exception):
+                results.append(transaction)
+                continue
+            from_addr, recipients, msg = transaction
+            if unpipelined:
                 broken = self._send_plain(from_addr, recipients, msg, results)
                 if broken is not None:
                     return Sent(results, broken)
@@ -313,9 +327,17 @@ class EmailBackend(DjangoSMTPBackend):
     ) -> Sent:
         """Send each email over the open connection, pipelined across messages where the
         server offers it (PipeliningMixin.send_each). Errors are results, never raised."""
-        return self.connection.send_each(
-            [self._transaction(email) for email in email_messages], before_each
-        )
+
+        def transactions() -> Iterator[Transaction | Exception]:
+            # One at a time: a message's bytes (attachments included) are built just before it
+            # goes out, and one that cannot be built (storage unreachable) fails alone.
+            for email in email_messages:
+                try:
+                    yield self._transaction(email)
+                except Exception as exc:
+                    yield exc
+
+        return self.connection.send_each(transactions(), before_each)
 
     @property
     def connection_class(self) -> type[smtplib.SMTP]:

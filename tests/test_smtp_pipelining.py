@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.core.mail import EmailMessage
 
-from delivery.smtp_backend import PipeliningSMTP, Sent
+from delivery.smtp_backend import EmailBackend, PipeliningSMTP, Sent
 
 MESSAGE = b"Subject: hello\r\n\r\nfirst line\r\n.starts with a dot\r\n"
 
@@ -34,6 +35,8 @@ class Script:
     refuse: dict[str, str] = field(default_factory=dict)
     # Close the connection, unanswered, when the next commands arrive.
     hang_up: bool = False
+    # The reply to EHLO and HELO when set; the connection is closed after it.
+    greeting_refused: str = ""
     # What arrived, one entry per read from the socket.
     reads: list[bytes] = field(default_factory=list)
     messages: list[bytes] = field(default_factory=list)
@@ -74,6 +77,9 @@ class _Handler(socketserver.BaseRequestHandler):
                 pending = rest
                 command = line.decode().upper()
                 script.commands.append(command.split(":")[0].split()[0])
+                if script.greeting_refused and command.startswith(("EHLO", "HELO")):
+                    self.reply(script.greeting_refused)
+                    return
                 if command.startswith("EHLO"):
                     extensions = ["250-scripted", "250-SIZE 10000000"]
                     if script.pipelining:
@@ -288,4 +294,40 @@ def test_without_the_offer_send_each_goes_one_command_at_a_time(scripted):
 
     assert sent == Sent([None, None])
     assert not any(b"RCPT" in read.upper() and b"MAIL" in read.upper() for read in script.reads)
+    assert len(script.messages) == 2
+
+
+def test_server_refusing_the_greeting_is_a_result_not_an_exception(scripted):
+    script, port = scripted
+    script.greeting_refused = "421 4.3.2 too busy, try later"
+    client = PipeliningSMTP("127.0.0.1", port, timeout=5)  # EHLO is sent with the first message
+
+    sent = client.send_each(transactions("a@example.org"))
+
+    assert sent.results == []
+    assert isinstance(sent.broken, smtplib.SMTPException)
+    assert script.messages == []
+
+
+class _Unreadable(EmailMessage):
+    def wire_bytes(self) -> bytes:
+        raise OSError("the attachment's storage is unreachable")
+
+
+def test_message_that_cannot_be_built_fails_alone(scripted):
+    script, port = scripted
+    backend = EmailBackend(host="127.0.0.1", port=port, timeout=5)
+    backend.open()
+    emails = [
+        EmailMessage("one", "first", "shop@example.com", ["a@example.org"]),
+        _Unreadable("two", "second", "shop@example.com", ["b@example.org"]),
+        EmailMessage("three", "third", "shop@example.com", ["c@example.org"]),
+    ]
+
+    sent = backend.send_each(emails)
+    backend.close()
+
+    assert sent.broken is None
+    assert sent.results[0] is None and sent.results[2] is None
+    assert isinstance(sent.results[1], OSError)
     assert len(script.messages) == 2
