@@ -28,6 +28,7 @@ from delivery.models import Message, MessageAttachment, Suppression
 from delivery.queue import enqueue_on_commit
 from streams.models import MailStream
 from triggered_email.row_instances import instance
+from triggered_email.row_lookup import any_of
 
 
 @dataclass(frozen=True)
@@ -104,12 +105,7 @@ def _suppressed(emails: set[str], streams: Sequence[MailStream]) -> set[tuple[st
     scope = f"{stream} IS NULL"
     if streams:
         scope += f" OR {stream} IN ({', '.join(['%s'] * len(streams))})"
-    # One array parameter on PostgreSQL: a thousand placeholders cost psycopg more to convert
-    # (and it keeps no such long statement converted) than the query cost to run.
-    if connection.vendor == "postgresql":
-        match, email_params = "= ANY(%s)", [list(emails)]
-    else:
-        match, email_params = "IN (" + ", ".join(["%s"] * len(emails)) + ")", list(emails)
+    match, email_params = any_of(connection, list(emails))
     # Only quoted column names and placeholders are put into the text; values are parameters.
     sql = f"SELECT {email}, {stream} FROM {qn(meta.db_table)} WHERE {email} {match}"  # noqa: S608
     sql += f" AND ({scope})"
@@ -133,21 +129,35 @@ def _initial_state(
     return Message.Status.QUEUED, ""
 
 
-@lru_cache(maxsize=1)
-def _message_layout() -> tuple[list[str], dict[str, int], tuple[Any, ...], frozenset[str]]:
-    """Message's columns in order: their names, the position of each, and the default of those
-    whose default is a constant (the callable ones must be given)."""
-    fields = Message._meta.concrete_fields
-    attnames = [field.attname for field in fields]
-    position = {name: index for index, name in enumerate(attnames)}
-    generated = {f.attname for f in fields if f.has_default() and callable(f.default)}
-    defaults = tuple(None if f.attname in generated else f.get_default() for f in fields)
-    return attnames, position, defaults, frozenset(generated)
-
-
 # The related objects a new message is handed, cached on it as Message(...) would: the caller
 # can read message.stream, .trigger and .contact without a query.
 _RELATED = ("trigger", "stream", "contact")
+
+
+@dataclass(frozen=True)
+class _MessageLayout:
+    """Message's columns in order: their names, the position of each, the default of those
+    whose default is a constant (the callable ones must be given), and the related fields."""
+
+    attnames: list[str]
+    position: dict[str, int]
+    defaults: tuple[Any, ...]
+    must_give: frozenset[str]
+    related: dict[str, Any]
+
+
+@lru_cache(maxsize=1)
+def _message_layout() -> _MessageLayout:
+    fields = Message._meta.concrete_fields
+    attnames = [field.attname for field in fields]
+    generated = {f.attname for f in fields if f.has_default() and callable(f.default)}
+    return _MessageLayout(
+        attnames=attnames,
+        position={name: index for index, name in enumerate(attnames)},
+        defaults=tuple(None if f.attname in generated else f.get_default() for f in fields),
+        must_give=frozenset(generated),
+        related={name: Message._meta.get_field(name) for name in _RELATED},
+    )
 
 
 def new_message(**values: Any) -> Message:
@@ -157,21 +167,21 @@ def new_message(**values: Any) -> Message:
     Django's keyword path cost 27 µs per object here, its positional one 18 µs, this about 6,
     and a batch call builds a thousand of them (docs/performance.md).
     """
-    attnames, position, defaults, must_give = _message_layout()
+    layout = _message_layout()
     related = {name: values.pop(name) for name in _RELATED if name in values}
-    missing = must_give - values.keys()
+    missing = layout.must_give - values.keys()
     if missing:
         raise TypeError(f"new_message() needs {', '.join(sorted(missing))}")
-    row = list(defaults)
+    row = list(layout.defaults)
     for name, value in related.items():
-        row[position[f"{name}_id"]] = None if value is None else value.pk
+        row[layout.position[f"{name}_id"]] = None if value is None else value.pk
     for name, value in values.items():
-        row[position[name]] = value
-    message = instance(Message, attnames, row, db=None)
+        row[layout.position[name]] = value
+    message = instance(Message, layout.attnames, row, db=None)
     for name, value in related.items():
         # What the descriptor's __set__ ends with. Going through it asked the database router
         # twice per object, a fifth of a batch call's CPU; the ids are in the row already.
-        Message._meta.get_field(name).set_cached_value(message, value)
+        layout.related[name].set_cached_value(message, value)
     return message
 
 
