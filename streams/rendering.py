@@ -15,12 +15,17 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import VariableDoesNotExist
 
 from streams.bounded_cache import BoundedCache
+from streams.template_fast_paths import FastTemplate
 
 
 class LockedEngine(Engine):
     # Engine adds defaulttags, defaultfilters and loader_tags ({% include %}, {% extends %})
     # to every instance; this engine gets only the vetted library.
     default_builtins: list[str] = []
+
+    def from_string(self, template_code: str) -> Template:
+        # Per-send rendering takes the short paths of streams.template_fast_paths.
+        return FastTemplate(template_code, engine=self)
 
 
 def _engine(*, autoescape: bool, debug: bool = False) -> LockedEngine:
