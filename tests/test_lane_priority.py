@@ -127,3 +127,62 @@ def test_a_bulk_task_gives_way_before_it_claims(make_stream, marks, monkeypatch,
     assert result["sent"] == 1
     assert statuses_while_waiting[:1] == [Message.Status.QUEUED]
     assert len(smtp_server.wait_for(1)) == 1
+
+
+def queued_bulk_messages(stream, count: int) -> list[int]:
+    now = timezone.now()
+    return [
+        Message.objects.create(
+            stream=stream,
+            version_id=stream.current_version_id,
+            recipient=f"reader{index}@example.org",
+            message_id=f"<newsletter-{index}@example.com>",
+            status=Message.Status.QUEUED,
+            next_attempt_at=now,
+            queued_at=now,
+        ).pk
+        for index in range(count)
+    ]
+
+
+@pytest.fixture
+def claims(monkeypatch) -> list[int]:
+    """How many ids each claim of a bulk task asked for."""
+    sizes: list[int] = []
+    claim = tasks.claim
+
+    def counting(message_ids):
+        sizes.append(len(message_ids))
+        return claim(message_ids)
+
+    monkeypatch.setattr(tasks, "claim", counting)
+    monkeypatch.setattr(tasks, "_on_bulk_lane", lambda: True)
+    return sizes
+
+
+@pytest.mark.django_db
+def test_bulk_task_claims_in_short_steps_while_time_critical_mail_arrives(
+    make_stream, marks, sleeps, claims, smtp_server
+):
+    ids = queued_bulk_messages(make_stream(name="Newsletter", lane="bulk"), 25)
+    marks.set(lane_priority.KEY, b"1", px=60_000)  # password resets keep coming
+
+    result = tasks.send_messages(ids)
+
+    assert claims == [10, 10, 5]
+    assert result == {"claimed": 25, "sent": 25, "failed": 0, "retried": 0}
+    assert len(smtp_server.wait_for(25)) == 25
+
+
+@pytest.mark.django_db
+def test_bulk_task_claims_the_whole_chunk_when_no_time_critical_mail_is_about(
+    make_stream, marks, sleeps, claims, smtp_server
+):
+    ids = queued_bulk_messages(make_stream(name="Newsletter", lane="bulk"), 25)
+
+    result = tasks.send_messages(ids)
+
+    assert claims == [25]
+    assert sleeps == []
+    assert result["sent"] == 25
+    assert len(smtp_server.wait_for(25)) == 25

@@ -260,10 +260,12 @@ TRIGGERED_EMAIL_BULK_YIELD_MS = env_int("TRIGGERED_EMAIL_BULK_YIELD_MS", 50, min
 TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS = env_float(
     "TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS", 0.5, minimum=0.0
 )
-# A bulk task gives way before its claim, before its record and every ten messages it sends
-# (delivery.lane_priority.CHECK_EVERY): its longest wait must leave room in its timeout.
+# A bulk task gives way before each claim, before each record and every ten messages it sends
+# (delivery.lane_priority.CHECK_EVERY), and claims ten at a time while it gives way
+# (delivery.tasks.send_messages): at most two waits per ten messages. Its longest wait must
+# leave room in its timeout.
 _BULK_TASK_LONGEST_WAIT = (
-    TRIGGERED_EMAIL_CHUNK_SIZE // 10 + 2
+    2 * ((TRIGGERED_EMAIL_CHUNK_SIZE + 9) // 10)
 ) * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS
 if _BULK_TASK_LONGEST_WAIT > Q_TASK_TIMEOUT / 2:
     raise ImproperlyConfigured(
