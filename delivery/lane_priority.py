@@ -6,7 +6,9 @@ MTA receiving each message run at normal priority, on the same cores as a passwo
 request, task and statements (docs/performance.md, isolation). So a trigger of a transactional
 stream sets a short-lived mark in Redis, and a bulk worker holds back before each step that
 would cause such work (claiming a chunk, sending the next few messages, recording the outcome)
-while the mark lives: TRIGGERED_EMAIL_BULK_YIELD_MS after the last time-critical trigger.
+while the mark lives: TRIGGERED_EMAIL_BULK_YIELD_MS after the last time-critical trigger. While
+it finds the mark, a bulk task also keeps those steps small: it claims and records CHECK_EVERY
+messages at a time instead of its whole chunk (delivery.tasks.send_messages).
 
 The wait is bounded (TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS per step), so a steady stream of
 time-critical mail slows a broadcast but never stops it. The mark lives in the Redis the lanes
@@ -28,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 KEY = "triggered_email:lanes:time-critical"
 _sleep = time.sleep
-# How often a bulk worker sending a chunk looks again: before every this many messages.
+# How often a bulk worker sending a chunk looks again: before every this many messages; also
+# how many it claims at a time while time-critical mail arrives.
 CHECK_EVERY = 10
 
 
