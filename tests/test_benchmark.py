@@ -43,6 +43,16 @@ def assert_raw_limit_sane(result: dict) -> None:
     )
 
 
+def assert_cpu_accounted(result: dict) -> None:
+    """Where the CPU went: the web server and the lane that sent did work, and the parts add up."""
+    cpu = result["cpu_ms_per_message"]
+    assert cpu["web"] > 0
+    assert cpu["transactional_lane"] > 0
+    assert cpu["busy_cores"] > 0
+    parts = {name: ms for name, ms in cpu.items() if name not in ("total", "busy_cores")}
+    assert cpu["total"] == pytest.approx(sum(parts.values()), abs=0.001 * len(parts))
+
+
 def assert_nothing_left_behind() -> None:
     assert not Contact.objects.filter(email__endswith=f"@{RECIPIENT_DOMAIN}").exists()
     assert not MailStream.objects.exists()
@@ -65,6 +75,7 @@ def test_batch_mode_sends_every_recipient_and_cleans_up():
     assert_raw_limit_sane(result)
     assert set(result["targets"]) == {"throughput_vs_raw>=0.6", "accept_per_s>=20000"}
     assert result["setup"]["database"] in ("sqlite", "postgresql")
+    assert_cpu_accounted(result)
     assert_nothing_left_behind()
 
 
@@ -76,6 +87,7 @@ def test_single_mode_reports_latency_from_request_to_smtp_acceptance():
     assert result["sink"] == "builtin"  # only it timestamps each message
     assert_latency_sane(result["latency_ms"], 15)
     assert_raw_limit_sane(result)
+    assert_cpu_accounted(result)
     assert_nothing_left_behind()
 
 

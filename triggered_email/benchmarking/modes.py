@@ -26,8 +26,8 @@ from delivery.models import Message, MessageAttachment
 from events.credentials import wsse_header
 from events.models import Contact
 from streams.models import MailStream
+from triggered_email.benchmarking import cpu_use, raw, services
 from triggered_email.benchmarking import dataset as data
-from triggered_email.benchmarking import raw, services
 from triggered_email.benchmarking.http import HttpClient, Reply, post_all, post_at_rate
 from triggered_email.benchmarking.sink import Arrival, ExternalSink, PostfixSink, make_sink
 from triggered_email.benchmarking.stats import latency_summary
@@ -198,6 +198,22 @@ class Bench:
         self.services = started
         self.progress.phase(f"starting {', '.join(s.name for s in started) or 'nothing'}")
         services.wait_for_web(self.base_url, self.services)
+
+    def cpu_snapshot(self) -> cpu_use.Snapshot | None:
+        """CPU used so far by each part of the system on this host, or None without /proc."""
+        if not cpu_use.available():
+            return None
+        names = {"web": "web", "transactional": "transactional_lane", "bulk": "bulk_lane"}
+        sessions = {
+            service.process.pid: names.get(service.name, service.name)
+            for service in self.services
+            if service.process is not None
+        }
+        pids = {os.getpid(): "benchmark"}
+        sink_pid = getattr(self.sink, "pid", None)
+        if sink_pid is not None:
+            pids[sink_pid] = "sink"
+        return cpu_use.snapshot(cpu_use.Parts(sessions, pids), time.time())
 
     def client(self) -> HttpClient:
         assert self.dataset is not None
@@ -427,6 +443,14 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
+def _cpu_per_message(
+    before: cpu_use.Snapshot | None, after: cpu_use.Snapshot | None, messages: int
+) -> dict[str, float] | None:
+    if before is None or after is None:
+        return None
+    return cpu_use.per_message_ms(before, after, messages)
+
+
 # --- the modes ---------------------------------------------------------------------------------
 
 
@@ -458,6 +482,7 @@ def run_batch(bench: Bench) -> dict[str, Any]:
         f"{opts.concurrency} at a time",
         lambda: f"accepted {accepted}, sent {bench.received() - base} of {opts.messages}",
     )
+    cpu_before = bench.cpu_snapshot()
     started = time.time()
     replies = asyncio.run(
         _with_client(
@@ -468,6 +493,7 @@ def run_batch(bench: Bench) -> dict[str, Any]:
     accepted_at = max(r.finished for r in replies)
     errors = [r for r in replies if r.status != 200]
     arrivals = bench.wait_for_arrivals(base, accepted, "batch") if accepted else []
+    cpu_after = bench.cpu_snapshot()
     last = max((a.at for a in arrivals), default=None)
     # A worker records its chunk's outcome after the chunk's last 250: wait for the rows too.
     sent_rows = Message.objects.filter(
@@ -494,6 +520,8 @@ def run_batch(bench: Bench) -> dict[str, Any]:
         "http_errors": len(errors),
         "accept_s": round(accepted_at - started, 3),
         "total_s": None if last is None else round(last - started, 3),
+        # From the first call until the last message was accepted by the SMTP server.
+        "cpu_ms_per_message": _cpu_per_message(cpu_before, cpu_after, accepted),
     }
     result["targets"] = {
         "throughput_vs_raw>=0.6": bool(
@@ -581,13 +609,16 @@ def run_single(bench: Bench) -> dict[str, Any]:
     bench.warm_up([lane])
     if opts.find_max_rate:
         return _find_max_rate(bench, lane, raw_result)
+    cpu_before = bench.cpu_snapshot()
     summary, _, _ = _single_run(bench, lane, "single", opts.messages, opts.rate)
+    cpu_after = bench.cpu_snapshot()
     latency = summary["latency_ms"]
     result = {
         "mode": "single",
         "messages": opts.messages,
         "lane": lane,
         **summary,
+        "cpu_ms_per_message": _cpu_per_message(cpu_before, cpu_after, summary["received"]),
         **raw_result,
         "throughput_vs_raw": ratio(summary["throughput_per_s"], raw_result["raw_smtp_per_s"]),
     }
