@@ -128,7 +128,7 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     """
     if not _on_bulk_lane():
         return _send_step(message_ids, bulk=False)
-    totals: dict[str, int] = defaultdict(int)
+    totals: dict[str, int] = defaultdict(int, claimed=0)
     remaining = list(message_ids)
     while remaining:
         size = CHECK_EVERY if give_way() else len(remaining)
