@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from django.core.mail import EmailMessage
 
-from delivery.smtp_backend import EmailBackend, PipeliningSMTP, Sent
+from delivery.smtp_backend import EmailBackend, PipeliningSMTP, Sent, _data
 
 MESSAGE = b"Subject: hello\r\n\r\nfirst line\r\n.starts with a dot\r\n"
 
@@ -134,6 +134,27 @@ def test_mail_rcpt_and_data_go_out_in_one_write(scripted):
     assert len(together) == 1
     assert b"RCPT TO:<jane@example.org>" in together[0] and together[0].endswith(b"DATA\r\n")
     assert script.messages == [MESSAGE.replace(b"\r\n.starts", b"\r\n..starts")]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        MESSAGE,
+        b".first line is a dot\r\nsecond\r\n",
+        b"a\n.bare line feed before a dot\r\n..two dots\r\n.",
+        b"no dot at any line start. none.\r\n",
+        b"no final line break",
+        b".",
+        b"",
+    ],
+)
+def test_message_data_is_dot_stuffed_and_ended_as_smtplib_does(message):
+    # smtplib.SMTP.data: its dot-stuffing, a final CRLF if missing, then the end marker.
+    stuffed = smtplib._quote_periods(message)
+    if stuffed[-2:] != b"\r\n":
+        stuffed += b"\r\n"
+
+    assert _data(message) == stuffed + b".\r\n"
 
 
 def test_without_the_offer_commands_go_one_at_a_time(scripted):
