@@ -152,6 +152,42 @@ def test_keep_leaves_the_rows_for_inspection():
     assert stream.status == MailStream.Status.LIVE
 
 
+def test_remove_deletes_a_kept_run_and_nothing_else():
+    kept = benchmark("--mode", "batch", "--messages", "10", "--keep", *SMALL)["kept"]
+    others = [
+        Contact.objects.create(email=f"bench000000-batch-0@{RECIPIENT_DOMAIN}"),
+        Contact.objects.create(email="jane@example.org"),
+    ]
+    # The ten measured and the two of the warm-up (SMALL).
+    assert Message.objects.filter(stream_id=kept["streams"]["transactional"]).count() == 12
+
+    out = StringIO()
+    call_command(*kept["remove_with"].split()[2:], stdout=out)
+
+    assert f"Removed the rows of benchmark run {kept['run']}" in out.getvalue()
+    assert list(Contact.objects.order_by("pk")) == others
+    Contact.objects.filter(pk__in=[c.pk for c in others]).delete()
+    assert_nothing_left_behind()
+
+
+@pytest.mark.parametrize(
+    ("run", "problem"),
+    [("bench", "is not a benchmark run"), ("bench12345z", "is not a benchmark run")],
+)
+def test_remove_refuses_a_name_the_benchmark_does_not_give(run, problem):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match=problem):
+        call_command("benchmark", "--remove", run)
+
+
+def test_remove_says_when_nothing_of_the_run_is_left():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Nothing of benchmark run bench0a1b2c is left"):
+        call_command("benchmark", "--remove", "bench0a1b2c")
+
+
 def test_running_services_are_used_as_they_are(live_server, start_qcluster, smtp_server):
     """--url, --no-workers and --smtp: nothing is started; acceptance times come from the rows."""
     start_qcluster(

@@ -4,6 +4,7 @@ contacts, an API credential. All named after the run, and removed afterwards unl
 from __future__ import annotations
 
 import copy
+import re
 import secrets
 from dataclasses import dataclass, field
 
@@ -33,8 +34,12 @@ class Dataset:
         return f"{self.run}-{group}-{index}@{RECIPIENT_DOMAIN}"
 
 
-def create(run: str | None = None) -> Dataset:
-    dataset = Dataset(run or f"bench{secrets.token_hex(3)}")
+# What create() names a run: removing a kept run by name must never match anything else.
+_RUN_NAME = re.compile(r"bench[0-9a-f]{6}")
+
+
+def create() -> Dataset:
+    dataset = Dataset(f"bench{secrets.token_hex(3)}")
     issued = issue_credential(f"{dataset.run}-client", name="benchmark")
     dataset.username, dataset.secret, dataset.token = issued.username, issued.secret, issued.token
     return dataset
@@ -84,6 +89,32 @@ def order_data(index: int) -> dict:
     data["order_id"] = str(100000 + index)
     data["order_url"] = f"https://shop.example.com/orders/{100000 + index}"
     return data
+
+
+def kept(run: str) -> Dataset:
+    """The rows of a run kept with --keep, found by the names the run gave them.
+
+    Raises ValueError for a name the benchmark does not give, and for a run with no rows left.
+    """
+    if not _RUN_NAME.fullmatch(run):
+        raise ValueError(
+            f"{run!r} is not a benchmark run: a run is named bench and six hex digits, as "
+            'printed under "kept" by --keep'
+        )
+    dataset = Dataset(run, username=f"{run}-client")
+    for event in ExternalEvent.objects.filter(name__startswith=f"{run}-"):
+        dataset.events[event.name.removeprefix(f"{run}-")] = event
+    for stream in MailStream.objects.filter(name__startswith=f"{run} "):
+        dataset.streams[stream.name.removeprefix(f"{run} ")] = stream
+    dataset.contact_ids = list(
+        Contact.objects.filter(
+            email__startswith=f"{run}-", email__endswith=f"@{RECIPIENT_DOMAIN}"
+        ).values_list("pk", flat=True)
+    )
+    has_credential = ApiCredential.objects.filter(username=dataset.username).exists()
+    if not (dataset.events or dataset.streams or dataset.contact_ids or has_credential):
+        raise ValueError(f"Nothing of benchmark run {run} is left to remove.")
+    return dataset
 
 
 def remove(dataset: Dataset) -> None:

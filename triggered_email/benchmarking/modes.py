@@ -372,6 +372,7 @@ class Bench:
                 "run": self.dataset.run,
                 "events": {lane: e.pk for lane, e in self.dataset.events.items()},
                 "streams": {lane: s.pk for lane, s in self.dataset.streams.items()},
+                "remove_with": f"python manage.py benchmark --remove {self.dataset.run}",
             }
         return result
 

@@ -5,6 +5,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from triggered_email.benchmarking import dataset
 from triggered_email.benchmarking.modes import MODES, Options, run
 from triggered_email.benchmarking.services import Topology
 
@@ -17,7 +18,11 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--mode", choices=MODES, required=True)
+        what = parser.add_mutually_exclusive_group(required=True)
+        what.add_argument("--mode", choices=MODES)
+        what.add_argument(
+            "--remove", metavar="RUN", help="remove the rows of a run kept with --keep, and stop"
+        )
         parser.add_argument("--messages", type=int, default=1000, help="messages measured")
         parser.add_argument("--batch-size", type=int, default=1000, help="recipients per call")
         parser.add_argument("--rate", type=float, default=50.0, help="single triggers per second")
@@ -69,6 +74,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["remove"]:
+            try:
+                removed = dataset.kept(options["remove"])
+            except ValueError as exc:
+                raise CommandError(str(exc)) from exc
+            dataset.remove(removed)
+            dataset.vacuum()
+            self.stdout.write(f"Removed the rows of benchmark run {removed.run}.")
+            return
         if options["messages"] < 1:
             raise CommandError("--messages must be at least 1")
         opts = Options(
