@@ -75,6 +75,7 @@ def test_batch_mode_sends_every_recipient_and_cleans_up():
     assert_raw_limit_sane(result)
     assert set(result["targets"]) == {"throughput_vs_raw>=0.6", "accept_per_s>=20000"}
     assert result["setup"]["database"] in ("sqlite", "postgresql")
+    assert result["setup"]["cpu_model"]
     assert_cpu_accounted(result)
     assert_nothing_left_behind()
 

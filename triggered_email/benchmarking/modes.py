@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import platform
 import secrets
 import shutil
 import sys
@@ -75,6 +76,18 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def cpu_model() -> str:
+    """What the CPU calls itself: VMs of one size differ in speed by model (docs/performance.md)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def load_average() -> float:
@@ -359,6 +372,7 @@ class Bench:
             "chunk_size": settings.TRIGGERED_EMAIL_CHUNK_SIZE,
             "auth": self.options.auth,
             "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
             "python": sys.version.split()[0],
             "smtp_sink_installed": shutil.which("smtp-sink") is not None
             or os.access("/usr/sbin/smtp-sink", os.X_OK),
