@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from delivery.models import Message
 from events.credentials import IssuedCredential, issue_credential, wsse_header
 from events.models import Contact, ExternalEvent
 from streams.models import MailStream
@@ -280,6 +282,28 @@ def make_contact(db) -> Callable[..., Contact]:
     def make(email: str = "jane@example.org", **fields: Any) -> Contact:
         fields.setdefault("first_name", "Jane")
         return Contact.objects.create(email=email, **fields)
+
+    return make
+
+
+@pytest.fixture
+def make_queued_messages(db) -> Callable[..., list[Message]]:
+    """`count` messages of `stream`, queued and due now, as one bulk insert; `label` names them."""
+
+    def make(stream: MailStream, count: int, *, label: str = "queued") -> list[Message]:
+        now = timezone.now()
+        return Message.objects.bulk_create(
+            Message(
+                stream=stream,
+                version_id=stream.current_version_id,
+                recipient=f"reader{index}@example.org",
+                message_id=f"<{label}-{index}@example.com>",
+                status=Message.Status.QUEUED,
+                next_attempt_at=now,
+                queued_at=now,
+            )
+            for index in range(count)
+        )
 
     return make
 

@@ -104,25 +104,16 @@ def test_a_field_a_send_does_not_read_is_loaded_when_asked(make_stream):
     assert claimed.client_trigger_id == "order-7"
 
 
-def test_claim_finds_its_messages_by_primary_key_whatever_the_statistics(make_stream):
+def test_claim_finds_its_messages_by_primary_key_whatever_the_statistics(
+    make_stream, make_queued_messages
+):
     # Statistics taken while nothing was queued, then a backlog (a broadcast): PostgreSQL chose
     # the partial index of due queued messages and scanned the whole backlog for every claim.
     stream = make_stream()
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {Message._meta.db_table}")
     now = timezone.now()
-    Message.objects.bulk_create(
-        Message(
-            stream=stream,
-            version_id=stream.current_version_id,
-            recipient=f"reader{index}@example.org",
-            message_id=f"<backlog{index}@example.com>",
-            status=Message.Status.QUEUED,
-            next_attempt_at=now,
-            queued_at=now,
-        )
-        for index in range(3000)
-    )
+    make_queued_messages(stream, 3000, label="backlog")
     one = Message.objects.order_by("pk").values_list("pk", flat=True)[1500]
     statement = claim_rows._statement()
 

@@ -6,7 +6,6 @@ import os
 
 import pytest
 import redis
-from django.utils import timezone
 
 from delivery import lane_priority, tasks
 from delivery.models import Message
@@ -100,25 +99,20 @@ def test_without_a_shared_mark_nothing_waits_and_nothing_fails(settings, marks, 
     assert sleeps == []
 
 
-def queued_bulk_messages(stream, count: int) -> list[int]:
-    now = timezone.now()
-    return [
-        Message.objects.create(
-            stream=stream,
-            version_id=stream.current_version_id,
-            recipient=f"reader{index}@example.org",
-            message_id=f"<newsletter-{index}@example.com>",
-            status=Message.Status.QUEUED,
-            next_attempt_at=now,
-            queued_at=now,
-        ).pk
-        for index in range(count)
-    ]
+@pytest.fixture
+def queued_bulk_messages(make_stream, make_queued_messages):
+    def make(count: int) -> list[int]:
+        stream = make_stream(name="Newsletter", lane="bulk")
+        return [m.pk for m in make_queued_messages(stream, count, label="newsletter")]
+
+    return make
 
 
 @pytest.mark.django_db
-def test_a_bulk_task_gives_way_before_it_claims(make_stream, marks, monkeypatch, smtp_server):
-    [message_id] = queued_bulk_messages(make_stream(name="Newsletter", lane="bulk"), 1)
+def test_a_bulk_task_gives_way_before_it_claims(
+    queued_bulk_messages, marks, monkeypatch, smtp_server
+):
+    [message_id] = queued_bulk_messages(1)
     statuses_while_waiting = []
 
     def sleep(seconds: float) -> None:
@@ -152,9 +146,9 @@ def claims(monkeypatch) -> list[int]:
 
 @pytest.mark.django_db
 def test_bulk_task_claims_in_short_steps_while_time_critical_mail_arrives(
-    make_stream, marks, sleeps, claims, smtp_server
+    queued_bulk_messages, marks, sleeps, claims, smtp_server
 ):
-    ids = queued_bulk_messages(make_stream(name="Newsletter", lane="bulk"), 25)
+    ids = queued_bulk_messages(25)
     marks.set(lane_priority.KEY, b"1", px=60_000)  # password resets keep coming
 
     result = tasks.send_messages(ids)
@@ -166,9 +160,9 @@ def test_bulk_task_claims_in_short_steps_while_time_critical_mail_arrives(
 
 @pytest.mark.django_db
 def test_bulk_task_claims_the_whole_chunk_when_no_time_critical_mail_is_about(
-    make_stream, marks, sleeps, claims, smtp_server
+    queued_bulk_messages, marks, sleeps, claims, smtp_server
 ):
-    ids = queued_bulk_messages(make_stream(name="Newsletter", lane="bulk"), 25)
+    ids = queued_bulk_messages(25)
 
     result = tasks.send_messages(ids)
 
