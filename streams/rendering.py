@@ -15,7 +15,7 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import VariableDoesNotExist
 
 from streams.bounded_cache import BoundedCache
-from streams.template_fast_paths import FastTemplate
+from streams.template_plain_render import PlainRenderTemplate
 
 
 class LockedEngine(Engine):
@@ -24,8 +24,9 @@ class LockedEngine(Engine):
     default_builtins: list[str] = []
 
     def from_string(self, template_code: str) -> Template:
-        # Per-send rendering takes the short paths of streams.template_fast_paths.
-        return FastTemplate(template_code, engine=self)
+        # Per-send rendering takes the short paths of streams.template_fast_paths and
+        # streams.template_plain_render.
+        return PlainRenderTemplate(template_code, engine=self)
 
 
 def _engine(*, autoescape: bool, debug: bool = False) -> LockedEngine:
@@ -69,9 +70,9 @@ class RenderedEmail:
 
 @dataclass(frozen=True)
 class CompiledVersion:
-    subject: Template
-    html: Template | None
-    text: Template | None
+    subject: PlainRenderTemplate
+    html: PlainRenderTemplate | None
+    text: PlainRenderTemplate | None
 
 
 class _VersionCache:
@@ -165,11 +166,9 @@ def contact_context(
 
 
 def render(compiled: CompiledVersion, context: dict[str, Any]) -> RenderedEmail:
-    ctx = Context(context, autoescape=True)
-    html = compiled.html.render(ctx) if compiled.html else ""
-    plain_ctx = Context(context, autoescape=False)
-    subject = clean_subject(compiled.subject.render(plain_ctx))
-    text = compiled.text.render(plain_ctx) if compiled.text else ""
+    html = compiled.html.render_data(context, autoescape=True) if compiled.html else ""
+    subject = clean_subject(compiled.subject.render_data(context, autoescape=False))
+    text = compiled.text.render_data(context, autoescape=False) if compiled.text else ""
     return RenderedEmail(subject=subject, html=html, text=text)
 
 
