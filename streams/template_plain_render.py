@@ -1,20 +1,20 @@
 """Rendering a published template straight from plain data, with Django's result.
 
-A lane worker renders three templates per message; after streams.template_fast_paths took the
-variable lookups short, what was left of a render was Django's machinery around them: a
-`Context` per part, `Template.render`'s two context managers, `NodeList.render`, and
-`ForNode.render` pushing context layers and resolving through the general code (about two thirds
-of the demo template's render, docs/performance.md). This module turns the nodes a mail template
-is made of — text, `{{ }}` with filters, `{% if %}`, `{% for %}`, `{% with %}`, `{% comment %}` —
-into nested closures that read the context's dicts directly.
+A lane worker renders three templates per message. After streams.template_fast_paths took the
+variable lookups short, much of a render was Django's machinery around them: a `Context` per
+part, `Template.render`'s two context managers, `NodeList.render` and `render_annotated` per
+node, and `ForNode.render` pushing context layers and resolving through the general code.
+This module turns the nodes a mail template is made of (text, `{{ }}` with filters, `{% if %}`,
+`{% for %}`, `{% with %}`, `{% comment %}`) into nested closures that read the context's dicts
+directly: two fifths off the demo template's render (docs/performance.md).
 
 It renders speculatively. Whatever this code cannot decide exactly as Django would — an object
 instead of a dict, a missing key whose name is also a dict method, a callable, a debug-logged
 lookup failure, any exception — raises `Undecided`, and the caller renders the whole template
 with Django's own code instead (`PlainRenderTemplate.render_data`). Rendering has no side effects,
-so the output is always Django's: `tests/test_template_plain_render.py` compares both for every
-tag and filter kind the locked library offers. A template using any other tag is never compiled
-here and always takes Django's path.
+so the output is always Django's: `tests/test_template_plain_render.py` compares both on
+templates that use every tag compiled here and every kind of filter and argument. A template
+using any other tag is never compiled here and always takes Django's path.
 """
 
 from __future__ import annotations
@@ -251,11 +251,11 @@ def _undecided_if_missing(lookup: Evaluate) -> Evaluate:
 def _compile_variable(node: FastVariableNode, autoescape: bool) -> Render:
     """VariableNode.render: resolve, then render_value_in_context."""
     expression = node.filter_expression
-    if expression.is_var and not expression.filters and expression.var.lookups is not None:
+    var = expression.var
+    plain = expression.is_var and not (var.translate or var.message_context)
+    if plain and not expression.filters and var.lookups is not None:
         # The most common node, `{{ event.order_id }}`: one call fewer.
-        evaluate = _compile_lookup(expression.var.lookups)
-        if expression.var.translate or expression.var.message_context:
-            raise Unsupported(f"variable {expression.var}")
+        evaluate = _compile_lookup(var.lookups)
     else:
         evaluate = _compile_expression(expression, ignore_failures=False, autoescape=autoescape)
     flags = _FLAGS[autoescape]
