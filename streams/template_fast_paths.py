@@ -99,18 +99,24 @@ class FastVariableNode(VariableNode):
             output = self.filter_expression.resolve(context)
         except UnicodeDecodeError:
             return ""
-        kind = type(output)
-        if kind is str:
-            # render_value_in_context for a str: localize and localtime leave it alone, and
-            # conditional_escape is SafeString(html.escape(…)).
-            return SafeString(html_escape(output)) if context.autoescape else output
-        if kind is SafeString:
-            return output
-        if kind is int and not settings.USE_THOUSAND_SEPARATOR:
-            # localize → numberformat.format returns mark_safe(number) for an int whenever
-            # no grouping applies, whatever the language; a safe string is not escaped.
-            return str(output)
-        return render_value_in_context(output, context)
+        return value_text(output, context.autoescape, context)
+
+
+def value_text(output: Any, autoescape: bool, context: Any) -> str:
+    """render_value_in_context(output, context) with `context.autoescape` given, without its
+    general handling for a plain str or an int."""
+    kind = type(output)
+    if kind is str:
+        # localize and localtime leave a str alone, and conditional_escape is
+        # SafeString(html.escape(…)).
+        return SafeString(html_escape(output)) if autoescape else output
+    if kind is SafeString:
+        return output
+    if kind is int and not settings.USE_THOUSAND_SEPARATOR:
+        # localize → numberformat.format returns mark_safe(number) for an int whenever
+        # no grouping applies, whatever the language; a safe string is not escaped.
+        return str(output)
+    return render_value_in_context(output, context)
 
 
 class FastParser(Parser):

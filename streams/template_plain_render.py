@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from html import escape as html_escape
 from typing import Any
 
-from django.conf import settings
 from django.template import Context
 from django.template.base import (
     FilterExpression,
@@ -32,14 +30,13 @@ from django.template.base import (
     NodeList,
     TextNode,
     VariableDoesNotExist,
-    render_value_in_context,
 )
 from django.template.defaulttags import CommentNode, ForNode, IfNode, TemplateLiteral, WithNode
 from django.template.smartif import OPERATORS
 from django.utils.safestring import SafeData, SafeString, mark_safe
 from django.utils.timezone import template_localtime
 
-from streams.template_fast_paths import FastTemplate, FastVariableNode
+from streams.template_fast_paths import FastTemplate, FastVariableNode, value_text
 
 # Django's lookup failures are logged here at DEBUG; while that is on, Django's code runs.
 _template_logger = logging.getLogger("django.template")
@@ -267,15 +264,7 @@ def _compile_variable(node: FastVariableNode, autoescape: bool) -> Render:
             return ""
         if output is MISSING:
             output = ""
-        kind = type(output)
-        if kind is str:
-            return SafeString(html_escape(output)) if autoescape else output
-        if kind is SafeString:
-            return output
-        if kind is int and not settings.USE_THOUSAND_SEPARATOR:
-            # localize gives mark_safe(str(n)) for an int whenever no grouping applies.
-            return str(output)
-        return render_value_in_context(output, flags)
+        return value_text(output, autoescape, flags)
 
     return render
 

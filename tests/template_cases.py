@@ -92,3 +92,16 @@ TEMPLATES = [
     "{% spaceless %}<p> {{ event.order_url }} </p>{% endspaceless %}{% templatetag openbrace %}",
     "{{ event.items|join:', ' }} {{ event.note|truncatechars:5 }} {{ event.total|floatformat:1 }}",
 ]
+
+
+def record_calls(monkeypatch, owner: type, method: str, what) -> list:
+    """Wrap `owner.method` to record `what(self)` for every call; the calls go through."""
+    calls = []
+    original = getattr(owner, method)
+
+    def recording(self, *args, **kwargs):
+        calls.append(what(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, method, recording)
+    return calls

@@ -8,7 +8,7 @@ from django.template.base import Variable
 
 from streams.rendering import HTML_ENGINE, PLAIN_ENGINE
 from streams.template_fast_paths import FastFilterExpression, FastTemplate, FastVariableNode
-from tests.template_cases import TEMPLATES, demo_context, odd_context
+from tests.template_cases import TEMPLATES, demo_context, odd_context, record_calls
 from triggered_email.demo import template_html, template_text
 
 
@@ -55,14 +55,7 @@ def test_plain_data_skips_djangos_general_lookup(monkeypatch):
 
 
 def test_other_values_still_take_djangos_lookup(monkeypatch):
-    calls = []
-    original = Variable._resolve_lookup
-
-    def counting(self, context):
-        calls.append(self.var)
-        return original(self, context)
-
-    monkeypatch.setattr(Variable, "_resolve_lookup", counting)
+    calls = record_calls(monkeypatch, Variable, "_resolve_lookup", lambda variable: variable.var)
     rendered = HTML_ENGINE.from_string("{{ event.obj.loud }}|{{ event.keyed.inner }}").render(
         Context(odd_context())
     )

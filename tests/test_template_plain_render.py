@@ -9,7 +9,7 @@ from django.template import Context, Template
 
 from streams.rendering import HTML_ENGINE, PLAIN_ENGINE
 from streams.template_plain_render import PlainRenderTemplate
-from tests.template_cases import TEMPLATES, demo_context, odd_context
+from tests.template_cases import TEMPLATES, demo_context, odd_context, record_calls
 from triggered_email.demo import template_html, template_text
 
 # What the plain path must decide itself (missing keys, loops, conditions) or hand back to
@@ -114,14 +114,7 @@ def test_missing_keys_are_decided_without_django(monkeypatch):
 
 
 def test_objects_and_dict_method_names_go_to_django(monkeypatch):
-    calls = []
-    original = Template.render
-
-    def counting(self, context):
-        calls.append(self.source)
-        return original(self, context)
-
-    monkeypatch.setattr(Template, "render", counting)
+    calls = record_calls(monkeypatch, Template, "render", lambda template: template.source)
     for source, expected in [
         ("{{ event.obj.name }}", "attr"),
         ("{{ event.keyed.inner }}", "from a subclass &lt;"),
