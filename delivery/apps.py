@@ -20,7 +20,7 @@ class DeliveryConfig(AppConfig):
         # After every migrate, so a new installation has its periodic sweep without extra steps.
         post_migrate.connect(ensure_schedules, sender=self)
         post_spawn.connect(lower_bulk_worker_priority)
-        post_spawn.connect(replan_foreign_key_checks)
+        post_spawn.connect(price_out_sequential_scans)
 
 
 def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
@@ -43,26 +43,31 @@ def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
         os.nice(settings.Q_BULK_NICE)
 
 
-def replan_foreign_key_checks(sender, proc_name: str, **kwargs) -> None:
-    """Lane processes: PostgreSQL plans its foreign-key checks afresh on every use.
+def price_out_sequential_scans(sender, proc_name: str, **kwargs) -> None:
+    """Lane processes: PostgreSQL looks rows up through their index even in a plan it made while
+    the table was empty.
 
     PostgreSQL caches, per connection, the plan of the check it runs for each row that refers to
-    another (a `sent` event to its message). A connection that first checked while the message
-    table was nearly empty (a new installation's first minutes, every benchmark run) keeps a
-    sequential scan as the table grows: recording a chunk as sent took 77-600 ms instead of
-    10 ms until autovacuum happened to analyse the table (docs/performance.md). Planning each
-    check costs about 40 us per message here, measured; the web server, whose batch calls check
-    four references per message, keeps the default.
+    another (a `sent` event to its message), and of each statement the lanes repeat. A plan made
+    while the message table was nearly empty (a new installation's first minutes, every benchmark
+    run) is a sequential scan, and the cached plan keeps it as the table grows: recording a chunk
+    as sent took 77-600 ms instead of 10 ms until autovacuum happened to analyse the table
+    (docs/performance.md, third round). Every statement of the lanes looks rows up by key or
+    through an index, so here sequential scans are priced out (`enable_seqscan = off`; a table
+    with no usable index is still scanned) and the cached plans stay index lookups. The earlier
+    cure, planning every statement afresh (`plan_cache_mode = force_custom_plan`), cost about a
+    fifth of PostgreSQL's CPU per message of a batch (tenth round). The web server, whose admin
+    and dashboard read long ranges, keeps the default.
     """
     from django.db import connection
     from django.db.backends.signals import connection_created
 
-    connection_created.connect(_force_custom_plans, dispatch_uid="lane-custom-plans")
+    connection_created.connect(_price_out_sequential_scans, dispatch_uid="lane-index-plans")
     if connection.connection is not None:  # opened before the signal was connected
-        _force_custom_plans(sender=None, connection=connection)
+        _price_out_sequential_scans(sender=None, connection=connection)
 
 
-def _force_custom_plans(sender, connection, **kwargs) -> None:
+def _price_out_sequential_scans(sender, connection, **kwargs) -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("SET plan_cache_mode = force_custom_plan")
+            cursor.execute("SET enable_seqscan = off")

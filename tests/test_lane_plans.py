@@ -1,12 +1,12 @@
-"""Lane workers have PostgreSQL plan its foreign-key checks afresh on every use
-(delivery.apps.replan_foreign_key_checks): a plan cached while the message table was nearly
-empty otherwise scans the whole table for every `sent` event once it has grown."""
+"""Lane workers keep their cached plans index lookups (delivery.apps.price_out_sequential_scans):
+a plan cached while a table was nearly empty otherwise scans the whole table for every lookup
+once it has grown (for every `sent` event's check of its message)."""
 
 import pytest
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
 
-from delivery.apps import replan_foreign_key_checks
+from delivery.apps import price_out_sequential_scans
 
 pytestmark = [
     pytest.mark.django_db,
@@ -14,47 +14,75 @@ pytestmark = [
 ]
 
 
-def plan_cache_mode(db) -> str:
+def setting(db, name: str) -> str:
     with db.cursor() as cursor:
-        cursor.execute("SHOW plan_cache_mode")
+        cursor.execute(f"SHOW {name}")
         return cursor.fetchone()[0]
+
+
+def cached_plan_after_growth(db) -> str:
+    """The plan PostgreSQL keeps for a key lookup (the one a foreign-key check runs) prepared
+    while its table was empty, once the table has 20,000 rows."""
+    with db.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE grows (id bigserial PRIMARY KEY, note text)")
+        cursor.execute("ANALYZE grows")
+        cursor.execute(
+            "PREPARE lookup(bigint) AS SELECT 1 FROM ONLY grows x WHERE id = $1 FOR KEY SHARE OF x"
+        )
+        # From the sixth use on, PostgreSQL may keep a generic plan for good.
+        for _ in range(7):
+            cursor.execute("EXECUTE lookup(1)")
+        cursor.execute(
+            "INSERT INTO grows (note) SELECT 'row ' || n FROM generate_series(1, 20000) n"
+        )
+        cursor.execute("EXPLAIN EXECUTE lookup(5)")
+        return "\n".join(row[0] for row in cursor.fetchall())
 
 
 @pytest.fixture
 def lane_process():
     """This process as a lane worker after django-q2's post_spawn; undone afterwards."""
-    replan_foreign_key_checks(sender="django_q", proc_name="Process-1")
+    price_out_sequential_scans(sender="django_q", proc_name="Process-1")
     yield
-    connection_created.disconnect(dispatch_uid="lane-custom-plans")
+    connection_created.disconnect(dispatch_uid="lane-index-plans")
 
 
+@pytest.fixture
 def fresh_connection():
     db = connections.create_connection("default")
     db.ensure_connection()
-    return db
+    yield db
+    db.close()
 
 
-def test_connections_keep_postgresql_default_outside_lanes():
-    db = fresh_connection()
-    try:
-        assert plan_cache_mode(db) == "auto"
-    finally:
-        db.close()
+def test_a_plan_cached_on_an_empty_table_scans_it_outside_lanes(fresh_connection):
+    # PostgreSQL's default, which the web server keeps: the case the lanes must not hit.
+    assert setting(fresh_connection, "enable_seqscan") == "on"
+    assert "Seq Scan on grows" in cached_plan_after_growth(fresh_connection)
 
 
-def test_lane_worker_connections_plan_each_check_afresh(lane_process):
-    db = fresh_connection()
-    try:
-        assert plan_cache_mode(db) == "force_custom_plan"
-    finally:
-        db.close()
+def test_lane_connection_keeps_key_lookups_on_the_index_as_the_table_grows(
+    lane_process, fresh_connection
+):
+    plan = cached_plan_after_growth(fresh_connection)
+
+    assert "Index Scan using grows_pkey" in plan
+    assert "Seq Scan" not in plan
+
+
+def test_lane_connections_keep_reusing_cached_plans(lane_process, fresh_connection):
+    # Planning every statement afresh was the earlier cure, and cost more than the lookups.
+    assert setting(fresh_connection, "plan_cache_mode") == "auto"
+    assert setting(fresh_connection, "enable_seqscan") == "off"
 
 
 def test_connection_open_before_the_spawn_signal_is_switched_too():
     connection.ensure_connection()
 
-    replan_foreign_key_checks(sender="django_q", proc_name="Process-1")
+    price_out_sequential_scans(sender="django_q", proc_name="Process-1")
     try:
-        assert plan_cache_mode(connection) == "force_custom_plan"
+        assert setting(connection, "enable_seqscan") == "off"
     finally:
-        connection_created.disconnect(dispatch_uid="lane-custom-plans")
+        connection_created.disconnect(dispatch_uid="lane-index-plans")
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_seqscan")
