@@ -22,6 +22,7 @@ from delivery.models import Message, MessageAttachment
 from events.models import Contact
 from streams.models import MailStream, StreamAttachment
 from triggered_email.row_instances import RowReader
+from triggered_email.row_lookup import any_of
 
 # What rendering, sending and recording a message read of it, its stream and its contact. A
 # field missing here is still loaded when read, one query per message (as with .only()):
@@ -65,8 +66,8 @@ def _fields(model: type[Model], attnames: tuple[str, ...]) -> tuple:
     return tuple(f for f in model._meta.concrete_fields if f.attname in attnames)
 
 
-@lru_cache(maxsize=1)
-def _statement() -> _Statement:
+@lru_cache(maxsize=2)
+def _statement(match: str) -> _Statement:
     qn = connection.ops.quote_name
     message, stream, contact = Message._meta, MailStream._meta, Contact._meta
     message_fields = _fields(Message, MESSAGE_FIELDS)
@@ -98,7 +99,7 @@ def _statement() -> _Statement:
         # statement. Planned from statistics taken while few messages were queued, PostgreSQL
         # picked it and then scanned the whole queue for each claim: with a broadcast's 50,000
         # queued, 16-26 ms for a one-message claim instead of 1 (docs/performance.md).
-        f"WHERE {pk} = ANY(%s) AND {column('status')} || '' = %s "
+        f"WHERE {pk} {match} AND {column('status')} || '' = %s "
         f"AND {column('next_attempt_at')} <= %s "
         f"RETURNING {', '.join(qn(f.column) for f in message_fields)}) "
         f"SELECT {', '.join(selected)} FROM claimed "
@@ -121,18 +122,12 @@ def claim_rows(message_ids: list[int], token: uuid.UUID, now: datetime) -> list[
 
     PostgreSQL only (a data-modifying WITH); elsewhere delivery.tasks claims with the ORM.
     """
-    statement = _statement()
+    match, ids = any_of(connection, message_ids)
+    statement = _statement(match)
     with connection.cursor() as cursor:
         cursor.execute(
             statement.sql,
-            [
-                Message.Status.SENDING,
-                token,
-                now,
-                list(message_ids),
-                Message.Status.QUEUED,
-                now,
-            ],
+            [Message.Status.SENDING, token, now, *ids, Message.Status.QUEUED, now],
         )
         rows = cursor.fetchall()
     sizes = (len(statement.message), len(statement.stream), len(statement.contact))

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import connection
 
 from delivery.models import DeliveryEvent, Message
+from triggered_email.row_lookup import any_of
 
 
 def _event_columns(given: dict[str, object]) -> tuple[list[str], list[object]]:
@@ -37,6 +38,7 @@ def record_sent(message_ids: list[int], sent_at: datetime, provider: str) -> Non
     qn = connection.ops.quote_name
     message, event = Message._meta, DeliveryEvent._meta
     columns, values = _event_columns(given)
+    match, ids = any_of(connection, message_ids)
 
     def column(name: str) -> str:
         return qn(message.get_field(name).column)
@@ -45,10 +47,10 @@ def record_sent(message_ids: list[int], sent_at: datetime, provider: str) -> Non
     sql = (
         f"WITH sent AS (UPDATE {qn(message.db_table)} SET {column('status')} = %s, "  # noqa: S608
         f"{column('sent_at')} = %s, {column('last_error')} = '', {column('claim_token')} = NULL "
-        f"WHERE {qn(message.pk.column)} = ANY(%s) RETURNING {qn(message.pk.column)} AS id) "
+        f"WHERE {qn(message.pk.column)} {match} RETURNING {qn(message.pk.column)} AS id) "
         f"INSERT INTO {qn(event.db_table)} ({qn(event.get_field('message').column)}, "
         f"{', '.join(qn(c) for c in columns)}) "
         f"SELECT sent.id, {', '.join(['%s'] * len(values))} FROM sent"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Message.Status.SENT, sent_at, list(message_ids), *values])
+        cursor.execute(sql, [Message.Status.SENT, sent_at, *ids, *values])

@@ -115,14 +115,15 @@ def test_claim_finds_its_messages_by_primary_key_whatever_the_statistics(
     now = timezone.now()
     make_queued_messages(stream, 3000, label="backlog")
     one = Message.objects.order_by("pk").values_list("pk", flat=True)[1500]
-    statement = claim_rows._statement()
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "EXPLAIN (COSTS OFF) " + statement.sql,
-            ["sending", uuid.uuid4(), now, [one], "queued", now],
-        )
-        plan = "\n".join(row[0] for row in cursor.fetchall())
+    # The statement for one message and the one for a chunk.
+    for match, ids in [("= %s", one), ("= ANY(%s)", [one])]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN (COSTS OFF) " + claim_rows._statement(match).sql,
+                ["sending", uuid.uuid4(), now, ids, "queued", now],
+            )
+            plan = "\n".join(row[0] for row in cursor.fetchall())
 
-    assert f"Index Scan using {Message._meta.db_table}_pkey" in plan, plan
-    assert "message_queued_due_idx" not in plan, plan
+        assert f"Index Scan using {Message._meta.db_table}_pkey" in plan, plan
+        assert "message_queued_due_idx" not in plan, plan

@@ -2,11 +2,17 @@
 a plan cached while a table was nearly empty otherwise scans the whole table for every lookup
 once it has grown (for every `sent` event's check of its message)."""
 
+import uuid
+
 import pytest
 from django.db import connection, connections
 from django.db.backends.signals import connection_created
+from django.utils import timezone
 
 from delivery.apps import price_out_sequential_scans
+from delivery.claim_rows import claim_rows
+from delivery.models import Message
+from delivery.sent_rows import record_sent
 
 pytestmark = [
     pytest.mark.django_db,
@@ -86,3 +92,36 @@ def test_connection_open_before_the_spawn_signal_is_switched_too():
         connection_created.disconnect(dispatch_uid="lane-index-plans")
         with connection.cursor() as cursor:
             cursor.execute("RESET enable_seqscan")
+
+
+def plans_made(statement_start: str) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL made for this connection's prepared statement that
+    starts so (psycopg prepares a statement on its fifth use)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+            "WHERE statement LIKE %s",
+            [statement_start + "%"],
+        )
+        rows = cursor.fetchall()
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def test_one_message_claims_and_records_reuse_their_plan(
+    lane_process, make_stream, make_queued_messages
+):
+    # A time-critical lane claims and records one message per task while it keeps up. With a
+    # table of a few rows every plan costs the same; the difference shows on a real one.
+    messages = make_queued_messages(make_stream(), 3000)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Message._meta.db_table}")
+
+    for message in messages[:15]:
+        claim_rows([message.pk], uuid.uuid4(), timezone.now())
+        record_sent([message.pk], timezone.now(), "smtp")
+
+    for start in ("WITH claimed AS", "WITH sent AS"):
+        generic, custom = plans_made(start)
+        assert generic >= 5, (start, generic, custom)
+        assert custom <= 5, (start, generic, custom)

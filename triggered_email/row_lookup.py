@@ -50,11 +50,19 @@ def first_where(model: type[M], **equal: Any) -> M | None:
 def any_of(connection: Any, values: Sequence[Any]) -> tuple[str, list[Any]]:
     """The SQL that matches a column against `values`, and its parameters.
 
-    On PostgreSQL `= ANY(%s)` with one array parameter: the same statement for one value or a
-    thousand, where a thousand placeholders cost psycopg more to convert (and it keeps no such
-    long statement converted) than the query cost to run. Elsewhere `IN (%s, …)`.
+    On PostgreSQL `= %s` for one value and `= ANY(%s)` with one array parameter for more: the
+    same statement for two values or a thousand, where a thousand placeholders cost psycopg more
+    to convert (and it keeps no such long statement converted) than the query cost to run. One
+    value gets its own statement because PostgreSQL keeps a prepared statement's generic plan
+    only while it costs no more than the plans made for each call's values, and it prices a
+    generic `= ANY(%s)` for an array of ten: against one value it lost every time, so a
+    statement that mostly matches one value (a single trigger's contact, a time-critical task's
+    claim) was planned afresh on every call (the claim: 330 of its 490 µs in PostgreSQL,
+    docs/performance.md). Elsewhere `IN (%s, …)`.
     """
     if connection.vendor == "postgresql":
+        if len(values) == 1:
+            return "= %s", [values[0]]
         return "= ANY(%s)", [list(values)]
     return "IN (" + ", ".join(["%s"] * len(values)) + ")", list(values)
 
