@@ -1,6 +1,8 @@
 """Lane workers keep their cached plans index lookups (delivery.apps.price_out_sequential_scans):
 a plan cached while a table was nearly empty otherwise scans the whole table for every lookup
-once it has grown (for every `sent` event's check of its message)."""
+once it has grown (for every `sent` event's check of its message). And a time-critical task's
+claim and record of one message reuse their plan instead of being planned on every call
+(triggered_email.row_lookup.any_of)."""
 
 import uuid
 

@@ -78,7 +78,7 @@ def add_contacts(dataset: Dataset, group: str, count: int) -> list[str]:
     A run's contacts are a large import into a table the last run's clean-up left empty. Its
     statistics would still say empty until autovacuum came round, and PostgreSQL would plan the
     API's lookups by address, and the checks of each message's contact, as scans of the whole
-    table (pg_stat_statements: 170 µs per lookup instead of ~20). A contact table in use has its
+    table (pg_stat_statements: 173 µs per lookup instead of ~15). A contact table in use has its
     statistics, and after a large import an operator analyses it (docs/performance.md), so the
     benchmark does too.
     """
