@@ -388,10 +388,9 @@ class MailStreamAdmin(admin.ModelAdmin):
         def value(name: str) -> str:
             if form.is_bound:
                 return form.data.get(name, "")
-            initial = form.initial.get(name, form.fields[name].initial)
-            if name.startswith("sample_"):
-                return form.fields[name].prepare_value(initial)
-            return initial or ""
+            # The bound field resolves callable initials (the model's `default=dict` on the
+            # Add page) and writes JSON fields as the text the marketer would see.
+            return form[name].value() or ""
 
         names = ("subject", "html_source", "text", "sample_data", "sample_contact")
         return self._preview({name: value(name) for name in names}, form.instance.name)
