@@ -149,3 +149,29 @@ def test_previews_and_the_message_log_drop_unsafe_links(
     page = page.content.decode()
     assert "href=&quot;https://shop.example.com/&quot;" in page
     assert "href=&quot;vbscript" not in page and 'href="vbscript' not in page
+
+
+def test_a_template_written_in_upper_case_with_spaces_is_covered_too(
+    api, smtp_server, make_stream, make_contact
+):
+    # The filter relies on stored templates being written out by the cleaner (lower-case
+    # names, `name="value"`): check that a template written otherwise is.
+    stream = make_stream(
+        html='<html><body><A HREF = "{{ event.url }}">Go</A><IMG SRC={{ event.img }}>'
+        "</body></html>",
+        text="",
+    )
+    make_contact("jane@example.org")
+    api.post(
+        f"/api/v2/event/{stream.event_id}/trigger",
+        {
+            "key_id": "3",
+            "external_id": "jane@example.org",
+            "data": {"url": "javascript:alert(1)", "img": "javascript:alert(2)"},
+        },
+    )
+
+    [mail] = smtp_server.wait_for(1)
+    html = mail.part("text/html")
+    assert "javascript" not in html.lower()
+    assert "<a>Go</a>" in html
