@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from axes.models import AccessAttempt
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
@@ -179,3 +180,24 @@ def test_bad_throttling_settings_stop_start_up_naming_the_variable(tmp_path, var
 
     assert result.returncode != 0
     assert f"Environment variable {variable}={value!r} is invalid" in result.stderr
+
+
+def test_the_lock_records_are_listed_in_the_admin_without_error(client, operator):
+    for _ in range(5):
+        attempt("operator", "wrong", HTTP_USER_AGENT="<script>alert(1)</script>")
+    client.force_login(operator)
+
+    pages = [
+        client.get(url)
+        for url in (
+            "/admin/axes/accessattempt/",
+            f"/admin/axes/accessattempt/{AccessAttempt.objects.first().pk}/change/",
+            "/admin/axes/accesslog/",
+            "/admin/axes/",
+        )
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200, 200, 200]
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in pages[1].content.decode()
+    assert "<script>alert(1)</script>" not in pages[0].content.decode()
+    assert "operator" in pages[0].content.decode()
