@@ -9,6 +9,7 @@ being listed here.
 from __future__ import annotations
 
 import base64
+import http.client
 import io
 import json
 
@@ -257,3 +258,25 @@ def test_a_message_id_in_metadata_that_is_no_row_id_is_stored_unlinked(configure
 
     assert response.status_code == 200, response.content
     assert DeliveryEvent.objects.get().message is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_over_a_real_socket_gets_400_saying_so(live_server, settings):
+    # Through a real WSGI server, as an ESP sends it: Transfer-Encoding chunked, no length.
+    settings.ANYMAIL = dict(EVERY_ESP_CONFIGURED)
+    host, port = live_server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    connection.request(
+        "POST",
+        "/anymail/postmark/tracking/",
+        body=iter([b'{"RecordType": ', b'"Delivery"}']),
+        headers={"Content-Type": "application/json", "Authorization": AUTH["HTTP_AUTHORIZATION"]},
+        encode_chunked=True,
+    )
+    response = connection.getresponse()
+    text = response.read().decode()
+    connection.close()
+
+    assert response.status == 400
+    assert "Content-Length" in text
+    assert not DeliveryEvent.objects.exists()
