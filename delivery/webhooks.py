@@ -66,6 +66,10 @@ def _esp_name(view: Callable[..., HttpResponse]) -> str:
     return name if isinstance(name, str) else "ESP"
 
 
+# Anymail's configuration errors say "You must set ANYMAIL = {'MAILGUN_WEBHOOK_SIGNING_KEY': ...}".
+_ANYMAIL_SETTING = re.compile(r"ANYMAIL = \{'([A-Z0-9_]+)'")
+
+
 def _not_configured(esp: str, error: Exception) -> HttpResponse:
     """404 naming the variable to set: Anymail's message names its setting (ANYMAIL = {'X': …}),
     which this installation reads from the environment variable ANYMAIL_X."""
@@ -77,9 +81,6 @@ def _not_configured(esp: str, error: Exception) -> HttpResponse:
         else message
     )
     return _text_response(f"The {esp} webhook is not configured on this server: {hint}.", 404)
-
-
-_ANYMAIL_SETTING = re.compile(r"ANYMAIL = \{'([A-Z0-9_]+)'")
 
 
 def _too_big(limit: int) -> HttpResponse:
@@ -103,33 +104,10 @@ def guard_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     esp = _esp_name(view)
 
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not webhook_secret_configured():
-            logger.error("ESP webhook refused: ANYMAIL_WEBHOOK_SECRET is not set")
-            return _text_response(
-                "Webhooks are disabled until ANYMAIL_WEBHOOK_SECRET is set.", status=503
-            )
-        if request.method == "POST":
-            given = get_request_basic_auth(request) or ""
-            if not any(constant_time_compare(given, allowed) for allowed in _allowed_basic_auth()):
-                logger.warning("%s webhook refused: missing or wrong basic auth", esp)
-                return _text_response(
-                    f"Missing or wrong basic auth for the {esp} webhook: put the user:password "
-                    "of ANYMAIL_WEBHOOK_SECRET in the webhook URL configured at the ESP.",
-                    400,
-                )
-        if request.method == "POST" and _chunked_body_lost(request):
-            return _text_response(
-                f"The {esp} webhook request had no Content-Length header (a chunked body), and "
-                "this server cannot read such a body: send it with a Content-Length.",
-                400,
-            )
+        refused = _refuse_before_reading(request, esp)
+        if refused is not None:
+            return refused
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
-        try:
-            declared = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            return _text_response("The Content-Length header is not a number.", 400)
-        if limit is not None and declared > limit:
-            return _too_big(limit)
         try:
             return view(request, *args, **kwargs)
         except AnymailConfigurationError as exc:
@@ -156,6 +134,38 @@ def guard_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
     guarded.csrf_exempt = True  # type: ignore[attr-defined]  # ESPs post without a CSRF token
     return guarded
+
+
+def _refuse_before_reading(request: HttpRequest, esp: str) -> HttpResponse | None:
+    """The answer to a request refused on its headers alone, or None to go on."""
+    if not webhook_secret_configured():
+        logger.error("ESP webhook refused: ANYMAIL_WEBHOOK_SECRET is not set")
+        return _text_response(
+            "Webhooks are disabled until ANYMAIL_WEBHOOK_SECRET is set.", status=503
+        )
+    if request.method == "POST":
+        given = get_request_basic_auth(request) or ""
+        if not any(constant_time_compare(given, allowed) for allowed in _allowed_basic_auth()):
+            logger.warning("%s webhook refused: missing or wrong basic auth", esp)
+            return _text_response(
+                f"Missing or wrong basic auth for the {esp} webhook: put the user:password "
+                "of ANYMAIL_WEBHOOK_SECRET in the webhook URL configured at the ESP.",
+                400,
+            )
+        if _chunked_body_lost(request):
+            return _text_response(
+                f"The {esp} webhook request had no Content-Length header (a chunked body), and "
+                "this server cannot read such a body: send it with a Content-Length.",
+                400,
+            )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _text_response("The Content-Length header is not a number.", 400)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and declared > limit:
+        return _too_big(limit)
+    return None
 
 
 def _chunked_body_lost(request: HttpRequest) -> bool:
