@@ -16,7 +16,7 @@ import json
 import pytest
 from anymail import urls as anymail_urls
 from django.core.handlers.asgi import ASGIRequest
-from django.db import OperationalError
+from django.db import DataError, OperationalError
 from django.test import Client
 from django.urls import resolve, reverse
 
@@ -280,3 +280,23 @@ def test_a_chunked_body_over_a_real_socket_gets_400_saying_so(live_server, setti
     assert response.status == 400
     assert "Content-Length" in text
     assert not DeliveryEvent.objects.exists()
+
+
+def test_values_the_database_still_refuses_get_400_not_a_retry(configured, monkeypatch):
+    # A DataError comes from the payload: the same payload would fail on every retry.
+    from delivery import webhooks
+
+    def value_out_of_range(*args, **kwargs):
+        raise DataError("value out of range")
+
+    monkeypatch.setattr(webhooks, "record_event", value_out_of_range)
+
+    response = Client().post(
+        "/anymail/postmark/tracking/",
+        data=json.dumps({"RecordType": "Delivery", "MessageID": "abc"}),
+        content_type="application/json",
+        **AUTH,
+    )
+
+    text = assert_answered_with_text(response, 400)
+    assert "cannot be stored" in text
