@@ -180,8 +180,10 @@ def storable_entry(entry: dict[str, Any], *, suspect: bool = True) -> dict[str, 
         unstorable = unstorable_character(data.encode("utf-8", "surrogatepass"), parsed)
         if unstorable:
             raise JsonBodyError(f"data contains {unstorable}, which cannot be stored.")
-        entry = {**entry, "data": parsed}
-        suspect = True
+        if isinstance(parsed, dict):
+            # Anything else stays a string, for the caller's "must be an object" refusal.
+            entry = {**entry, "data": parsed}
+            suspect = True
     if suspect:
         path = non_finite_path(entry)
         if path is not None:
