@@ -91,11 +91,9 @@ def test_contact_ids_in_unicode_digits_or_beyond_64_bits_find_no_contact(
         ("1e400", "data.total"),
     ],
 )
-def test_non_finite_numbers_in_data_are_refused_naming_the_key(
-    api, stream, jane, literal, path
-):
+def test_non_finite_numbers_in_data_are_refused_naming_the_key(api, stream, jane, literal, path):
     raw = (
-        '{"key_id": "3", "external_id": "jane@example.org", "data": {"total": %s}}' % literal
+        '{"key_id": "3", "external_id": "jane@example.org", "data": {"total": ' + literal + "}}"
     ).encode()
 
     status, code, text = envelope(api.post(trigger_url(stream), raw=raw))
@@ -166,7 +164,7 @@ def test_non_finite_numbers_in_broadcast_data_are_refused(api, make_stream):
     assert list(Message.objects.values_list("recipient", flat=True)) == ["a@example.org"]
 
 
-# --- nesting ---------------------------------------------------------------------------------------
+# --- nesting -------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("depth", [MAX_JSON_DEPTH + 1, 10_000])
@@ -190,7 +188,7 @@ def test_nesting_up_to_the_limit_is_accepted(api, stream, jane, smtp_server):
     assert (status, code) == (200, ReplyCode.OK)
 
 
-# --- how the body is sent --------------------------------------------------------------------------
+# --- how the body is sent ------------------------------------------------------------------------
 
 
 def test_a_chunked_body_without_content_length_gets_411(api, stream, jane):
@@ -234,7 +232,7 @@ def test_json_with_a_charset_parameter_is_accepted(api, stream, jane, smtp_serve
     assert envelope(response)[:2] == (200, ReplyCode.OK)
 
 
-# --- authentication --------------------------------------------------------------------------------
+# --- authentication ------------------------------------------------------------------------------
 
 
 def test_a_wsse_nonce_longer_than_the_stored_column_is_refused_not_truncated(
@@ -259,7 +257,7 @@ def test_two_long_nonces_that_differ_only_at_the_end_are_both_fresh(client, cred
         assert envelope(response)[:2] == (200, ReplyCode.OK)
 
 
-# --- answers that never reached a view, and bugs --------------------------------------------------
+# --- answers that never reached a view, and bugs -------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -291,9 +289,7 @@ def test_an_unexpected_error_is_an_enveloped_500_logged_with_nothing_written(
     api.client.raise_request_exception = False
 
     with caplog.at_level(logging.ERROR, logger="events.api.envelope"):
-        response = api.post(
-            trigger_url(stream), {"key_id": "3", "external_id": "jane@example.org"}
-        )
+        response = api.post(trigger_url(stream), {"key_id": "3", "external_id": "jane@example.org"})
 
     status, code, text = envelope(response)
     assert (status, code) == (500, ReplyCode.INTERNAL_ERROR)

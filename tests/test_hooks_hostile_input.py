@@ -1,8 +1,6 @@
 """Hostile calls to /hooks/<slug>/ get a 4xx with a text saying what is wrong, never a 5xx,
 and leave no trigger behind."""
 
-import json
-
 import pytest
 
 from delivery.models import Message
