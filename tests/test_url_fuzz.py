@@ -51,11 +51,14 @@ FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
     database=None,
+    # The same requests on every run, so runs before and after a change compare like for like.
+    derandomize=True,
     suppress_health_check=list(HealthCheck),
 )
 SECRET = "whsec_fuzz_0123456789abcdef"
 WEBHOOK_AUTH = "fuzz:webhook-secret"
 COUNTS: dict[str, Counter] = {}
+PROBLEMS: Counter = Counter()
 
 # --- building blocks -----------------------------------------------------------------------------
 
@@ -237,12 +240,22 @@ def print_counts(request):
         total = sum(counter.values())
         five = sum(n for status, n in counter.items() if status >= 500)
         shown = ", ".join(f"{status}: {n}" for status, n in sorted(counter.items()))
-        lines.append(f"  {family:8} {total:6} requests, {five} >= 500  ({shown})")
+        lines.append(
+            f"  {family:8} {total:6} requests, {five} >= 500, {PROBLEMS[family]} failing the "
+            f"check  ({shown})"
+        )
     # Past pytest's capturing: the counts are the point of a measuring run.
     sys.__stdout__.write("\n".join(lines) + "\n")
     if os.environ.get("FUZZ_REPORT"):
         with open(os.environ["FUZZ_REPORT"], "w") as out:
-            json.dump({f: {str(s): n for s, n in c.items()} for f, c in COUNTS.items()}, out)
+            report = {
+                family: {
+                    "by_status": {str(s): n for s, n in sorted(counter.items())},
+                    "failing_the_check": PROBLEMS[family],
+                }
+                for family, counter in COUNTS.items()
+            }
+            json.dump(report, out, indent=1)
 
 
 @dataclass
@@ -467,8 +480,10 @@ def fuzz(family: str, requests: st.SearchStrategy[Fuzzed], check: Any) -> list[s
         response = send(client, request)
         counter[response.status_code] += 1
         problem = check(request, response)
-        if problem and len(problems) < 10:
-            problems.append(f"{problem}: {request}")
+        if problem:
+            PROBLEMS[family] += 1
+            if len(problems) < 10:
+                problems.append(f"{problem}: {request}")
 
     run()
     return problems
