@@ -38,6 +38,7 @@ from django.utils.crypto import constant_time_compare
 
 from delivery.models import DeliveryEvent, Message
 from delivery.tracking import TrackedEvent, record_event
+from triggered_email.numbers import ascii_int
 
 logger = logging.getLogger(__name__)
 
@@ -377,10 +378,8 @@ def find_message(event: AnymailTrackingEvent) -> Message | None:
             return message
     metadata = event.metadata if isinstance(event.metadata, Mapping) else {}
     ours = str(metadata.get("message_id", "")).strip()
-    # isdigit() is true for digits of other scripts too ("١٢"), which int() reads: keep ASCII.
-    if ours.isascii() and ours.isdigit() and len(ours) < 19:
-        return Message.objects.filter(pk=int(ours)).first()
-    return None
+    pk = ascii_int(ours)
+    return Message.objects.filter(pk=pk).first() if pk is not None else None
 
 
 def _text(value: Any, limit: int = 10_000) -> str:

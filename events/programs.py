@@ -306,15 +306,22 @@ def wait_due_time(step: ProgramStep, data: dict[str, Any], now: datetime) -> dat
     return moment + offset
 
 
+_FIRST_SECOND = -62_135_596_800  # 0001-01-01T00:00:00Z
+_LAST_SECOND = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def _moment(raw: Any) -> datetime | None:
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int | float):
+        # Up to the end of year 9999: datetime cannot hold a later time (1e20 or NaN in event
+        # data would otherwise raise here and fail the run with a traceback, not a reason).
+        if not _FIRST_SECOND <= raw <= _LAST_SECOND:
+            return None
         return datetime.fromtimestamp(raw, tz=UTC)
     if isinstance(raw, str):
         text = raw.strip()
-        # Up to the end of year 9999: datetime cannot hold a later time.
-        seconds = ascii_int(text, maximum=253_402_300_799)
+        seconds = ascii_int(text, maximum=_LAST_SECOND)
         if seconds is not None:
             return datetime.fromtimestamp(seconds, tz=UTC)
         try:

@@ -44,3 +44,13 @@ def test_a_wait_step_refuses_a_time_in_digit_symbols_as_no_time():
     with pytest.raises(StepFailed, match="no time at ship_at"):
         wait_due_time(step, {"ship_at": "\u00b2"}, now)
     assert wait_due_time(step, {"ship_at": "1767225600"}, now) == now + timedelta(0)
+
+
+@pytest.mark.parametrize("seconds", [1e20, -1e20, float("nan"), float("inf")])
+def test_a_wait_step_refuses_a_number_beyond_the_calendar_as_no_time(seconds):
+    step = ProgramStep(kind=ProgramStep.Kind.WAIT, wait_until_path="ship_at")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    with pytest.raises(StepFailed, match="no time at ship_at"):
+        wait_due_time(step, {"ship_at": seconds}, now)
+    assert wait_due_time(step, {"ship_at": 1767225600}, now) == now + timedelta(0)

@@ -528,9 +528,6 @@ def test_tracking_answers_every_request_below_500_and_redirects_only_to_signed_u
     assert not problems, "\n".join(problems)
 
 
-# /anymail/ belongs to the webhook authentication work (delivery/webhooks.py); measured here,
-# asserted once that work lands: remove the xfail then.
-@pytest.mark.xfail(strict=False, reason="/anymail/ is fixed in delivery/webhooks.py separately")
 def test_anymail_webhooks_answer_every_request_below_500(target, quiet_logs, settings):
     settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": WEBHOOK_AUTH}
 
