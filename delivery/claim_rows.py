@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Model
 
@@ -51,6 +52,11 @@ STREAM_FIELDS = (
     "track_clicks",
 )
 CONTACT_FIELDS = ("id", "email", "external_id", "first_name", "last_name", "fields")
+
+
+def lease_end(now: datetime) -> datetime:
+    """When a claim made (or renewed) at `now` lapses unless its worker renews it again."""
+    return now + timedelta(seconds=settings.TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ def _statement(match: str) -> _Statement:
     # Only quoted names and placeholders go into the text; values are parameters.
     sql = (
         f"WITH claimed AS (UPDATE {qn(message.db_table)} SET {column('status')} = %s, "  # noqa: S608
-        f"{column('claim_token')} = %s, {column('claimed_at')} = %s, "
+        f"{column('claim_token')} = %s, {column('claimed_at')} = %s, {column('lease_until')} = %s, "
         f"{column('attempts')} = {column('attempts')} + 1 "
         # `status || ''`: the partial index of due queued messages must not serve this
         # statement. Planned from statistics taken while few messages were queued, PostgreSQL
@@ -116,18 +122,23 @@ def _statement(match: str) -> _Statement:
     )
 
 
-def claim_rows(message_ids: list[int], token: uuid.UUID, now: datetime) -> list[Message]:
-    """Take the due, queued ones among `message_ids` for `token`; each with its stream (one
+def claim_rows(
+    message_ids: list[int], token: uuid.UUID, now: datetime, lease_until: datetime | None = None
+) -> list[Message]:
+    """Take the due, queued ones among `message_ids` for `token` until `lease_until` (the
+    worker renews it while it works); each with its stream (one
     instance per stream), its contact, and `has_attachments`/`stream_has_attachments`.
 
     PostgreSQL only (a data-modifying WITH); elsewhere delivery.tasks claims with the ORM.
     """
+    if lease_until is None:
+        lease_until = lease_end(now)
     match, ids = any_of(connection, message_ids)
     statement = _statement(match)
     with connection.cursor() as cursor:
         cursor.execute(
             statement.sql,
-            [Message.Status.SENDING, token, now, *ids, Message.Status.QUEUED, now],
+            [Message.Status.SENDING, token, now, lease_until, *ids, Message.Status.QUEUED, now],
         )
         rows = cursor.fetchall()
     sizes = (len(statement.message), len(statement.stream), len(statement.contact))

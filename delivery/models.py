@@ -69,6 +69,9 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
+    # Until when the worker that claimed it owns it: set at the claim, pushed on while the
+    # worker still works on the task, so the sweep revives only the rows of a worker that died.
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
     # Random (uuid4) and never looked up: the unique Message-ID made from it is the row's
     # identifier outside, so it carries no index of its own.
     uuid = models.UUIDField(default=uuid.uuid4, editable=False)
@@ -123,11 +126,12 @@ class Message(models.Model):
                 condition=Q(status="queued"),
                 name="message_queued_due_idx",
             ),
-            # Serves the sweep: messages a dead worker left in `sending`.
+            # Serves the sweep: messages in `sending` whose worker's lease ran out (few rows:
+            # only what the lanes are sending right now).
             models.Index(
-                fields=["claimed_at"],
+                fields=["lease_until"],
                 condition=Q(status="sending"),
-                name="message_sending_claimed_idx",
+                name="message_sending_lease_idx",
             ),
             # Serves resume: the held messages of one stream, oldest first.
             models.Index(

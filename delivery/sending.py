@@ -29,6 +29,10 @@ from delivery.smtp_backend import Sent
 
 logger = logging.getLogger(__name__)
 
+# A window of sends (send_batch) ends after this long even if not full, so that a slow MTA's
+# answers are recorded one by one instead of after a whole window.
+WINDOW_SECONDS = 1.0
+
 # The dedicated path's SMTP backend: Django's, with pipelining (delivery.smtp_backend).
 SMTP_BACKEND = "delivery.smtp_backend.EmailBackend"
 
@@ -85,6 +89,9 @@ def send_batch(
     already_open: bool = False,
     keep_open: bool = False,
     pace: Callable[[int], None] | None = None,
+    window: int | None = None,
+    on_outcomes: Callable[[list[SendOutcome]], None] | None = None,
+    go_on: Callable[[], bool] | None = None,
 ) -> list[SendOutcome]:
     """Send each email over `connection`; where the connection breaks, open a new one and go on.
 
@@ -92,29 +99,52 @@ def send_batch(
     by the server meanwhile, it is reopened and the message sent again, without a failure.
     `keep_open`: leave it open afterwards (unless it broke). `pace(index)` is called before
     each email (the bulk lane gives way there). Never raises for a message's failure: every
-    email gets an outcome.
+    email sent gets an outcome.
+
+    `window`: the emails go in runs of at most this many, each settled with the MTA before the
+    next starts, and `on_outcomes` gets each run's outcomes as soon as the MTA has answered
+    for them (the caller records them: a worker that dies then leaves at most one run whose
+    fate is unknown). `go_on()` is asked before each email; once it says False nothing more
+    is sent and the outcomes cover only a prefix of the emails (the caller hands the rest
+    back).
     """
     pending = list(emails)
+    size = window or max(len(pending), 1)
+    outcomes: list[SendOutcome] = []
+    reported = 0
+
+    def report() -> None:
+        nonlocal reported
+        if on_outcomes is not None and len(outcomes) > reported:
+            on_outcomes(outcomes[reported:])
+            reported = len(outcomes)
+
     if not already_open:
         error = _open(connection)
         if error is not None:
             failure = classify(error)
             logger.warning("Dedicated connection failed to open: %s", failure.reason)
-            return [SendOutcome(key, failure=failure) for key, _ in pending]
-    outcomes: list[SendOutcome] = []
+            outcomes = [SendOutcome(key, failure=failure) for key, _ in pending]
+            report()
+            return outcomes
     position = 0
     may_be_stale = already_open
     healthy = True
     try:
         while position < len(pending):
-            sent = _send_each(connection, pending[position:], pace, position)
+            if go_on is not None and not go_on():
+                break
+            end = min(position + size, len(pending))
+            window_ends = time.monotonic() + WINDOW_SECONDS
+            sent = _send_each(connection, pending[position:end], pace, position, go_on, window_ends)
             outcomes.extend(
                 _outcome(key, email, result)
                 # The results cover a prefix of the emails.
-                for (key, email), result in zip(pending[position:], sent.results, strict=False)
+                for (key, email), result in zip(pending[position:end], sent.results, strict=False)
             )
             position += len(sent.results)
             if sent.broken is None:
+                report()
                 continue
             # A kept connection found closed before anything went out had gone stale: the
             # message is sent again over a new one, without a failure (once).
@@ -125,6 +155,7 @@ def send_batch(
                 # server that always drops the connection cannot keep this loop going.
                 outcomes.append(SendOutcome(pending[position][0], failure=classify(sent.broken)))
                 position += 1
+            report()
             if position == len(pending):
                 healthy = False
                 break
@@ -133,6 +164,7 @@ def send_batch(
                 # The MTA is gone: the rest wait for their retry instead of failing one by one.
                 failure = classify(error)
                 outcomes.extend(SendOutcome(key, failure=failure) for key, _ in pending[position:])
+                report()
                 healthy = False
                 break
     except BaseException:
@@ -149,16 +181,28 @@ def _send_each(
     emails: list[tuple[int, EmailMessage]],
     pace: Callable[[int], None] | None,
     offset: int,
+    go_on: Callable[[], bool] | None = None,
+    window_ends: float | None = None,
 ) -> Sent:
-    """The connection's own send_each (SMTP: pipelined across messages), else one by one."""
-    before_each = None if pace is None else (lambda index: pace(offset + index))
+    """The connection's own send_each (SMTP: pipelined across messages), else one by one;
+    stopped early when `go_on()` says so or, after the first email, at `window_ends`."""
+
+    def before_each(index: int) -> bool:
+        if index and window_ends is not None and time.monotonic() >= window_ends:
+            return False
+        if go_on is not None and not go_on():
+            return False
+        if pace is not None:
+            pace(offset + index)
+        return True
+
     send_each = getattr(connection, "send_each", None)
     if send_each is not None:
         return send_each([email for _, email in emails], before_each)
     results: list[Exception | None] = []
     for index, (_, email) in enumerate(emails):
-        if before_each is not None:
-            before_each(index)
+        if not before_each(index):
+            break
         try:
             connection.send_messages([email])
         except Exception as exc:
@@ -223,10 +267,15 @@ def _still_usable(kept: _KeptConnection, now: float) -> bool:
 def send_over_dedicated_path(
     emails: Iterable[tuple[int, EmailMessage]],
     pace: Callable[[int], None] | None = None,
+    *,
+    window: int | None = None,
+    on_outcomes: Callable[[str, list[SendOutcome]], None] | None = None,
+    go_on: Callable[[], bool] | None = None,
 ) -> tuple[str, list[SendOutcome]]:
     """send_batch over this process's dedicated connection; returns (provider, outcomes).
 
     SMTP connections are kept for the next task; ESP backends get a connection per task.
+    `window`, `go_on`: as send_batch's; `on_outcomes(provider, outcomes)` gets each run's.
     """
     global _kept
     keep = (
@@ -242,7 +291,17 @@ def send_over_dedicated_path(
             _close_quietly(kept.connection)
         connection, already_open, opened_at = dedicated_connection(), False, now
     provider = getattr(connection, "esp_name", "smtp").lower()
-    outcomes = send_batch(emails, connection, already_open=already_open, keep_open=keep, pace=pace)
+    report = None if on_outcomes is None else (lambda outcomes: on_outcomes(provider, outcomes))
+    outcomes = send_batch(
+        emails,
+        connection,
+        already_open=already_open,
+        keep_open=keep,
+        pace=pace,
+        window=window,
+        on_outcomes=report,
+        go_on=go_on,
+    )
     if keep and getattr(connection, "connection", None) is not None:
         _kept = _KeptConnection(_settings_key(), connection, opened_at, time.monotonic())
     return provider, outcomes

@@ -201,7 +201,7 @@ class PipeliningMixin:
     def send_each(
         self,
         transactions: Iterable[Transaction | Exception],
-        before_each: Callable[[int], None] | None = None,
+        before_each: Callable[[int], bool | None] | None = None,
     ) -> Sent:
         """Send each transaction in turn; stop where the connection breaks. Never raises for
         the server or the connection: errors are results.
@@ -211,8 +211,9 @@ class PipeliningMixin:
         2920 allows the message content as the first "command" of a group): one round trip per
         message instead of two. `before_each(index)` is called before each transaction's
         commands go out; the previous message's content goes with them, so a pause there (the
-        bulk lane giving way) holds that message too. An exception in place of a transaction
-        (its message could not be built) is that transaction's result.
+        bulk lane giving way) holds that message too. If it returns False, nothing more is
+        sent: the owed message is settled and the results end there. An exception in place of
+        a transaction (its message could not be built) is that transaction's result.
         """
         try:
             self.ehlo_or_helo_if_needed()
@@ -222,8 +223,10 @@ class PipeliningMixin:
         results: list[Exception | None] = []
         owed = b""  # a message's data, not yet written; its final reply is read after it
         for index, transaction in enumerate(transactions):
-            if before_each is not None:
-                before_each(index)
+            if before_each is not None and before_each(index) is False:
+                # The caller's time is up (or its window full): settle what is owed and stop;
+                # the transactions from here on were not sent.
+                break
             unpipelined = isinstance(transaction, Exception) or not self._pipelines(*transaction)
             if unpipelined and owed:
                 # The results stay in order: the owed message's reply first.

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q, prefetch_related_objects
 from django.utils import timezone
 
 from delivery import handover
-from delivery.claim_rows import CONTACT_FIELDS, MESSAGE_FIELDS, STREAM_FIELDS, claim_rows
+from delivery.claim_rows import (
+    CONTACT_FIELDS,
+    MESSAGE_FIELDS,
+    STREAM_FIELDS,
+    claim_rows,
+    lease_end,
+)
 from delivery.composing import build_email, render_message
 from delivery.failures import Failure, backoff_seconds, classify
 from delivery.lane_priority import CHECK_EVERY, give_way, paced
@@ -46,7 +53,9 @@ def claim(message_ids: list[int]) -> list[Message]:
     token = uuid.uuid4()
     now = timezone.now()
     if connection.vendor == "postgresql":
-        messages = claim_rows(message_ids, token, now)
+        messages = claim_rows(message_ids, token, now, lease_end(now))
+        for message in messages:
+            message.claim_token = token
         _prefetch_attachments(messages)
         _attach_versions(messages)
         return messages
@@ -56,6 +65,7 @@ def claim(message_ids: list[int]) -> list[Message]:
         status=Message.Status.SENDING,
         claim_token=token,
         claimed_at=now,
+        lease_until=lease_end(now),
         attempts=F("attempts") + 1,
     )
     if not claimed:
@@ -72,6 +82,8 @@ def claim(message_ids: list[int]) -> list[Message]:
             ),
         )
     )
+    for message in messages:
+        message.claim_token = token  # known: spares loading the deferred field
     _prefetch_attachments(messages)
     _attach_versions(messages)
     return messages
@@ -119,6 +131,13 @@ def _on_bulk_lane() -> bool:
 def send_messages(message_ids: list[int]) -> dict[str, int]:
     """Claim, render and send a chunk of messages over one connection; record every outcome.
 
+    Outcomes are recorded as soon as the MTA has answered for them, a window of at most
+    TRIGGERED_EMAIL_RECORD_EVERY messages (or delivery.sending.WINDOW_SECONDS) at a time,
+    never a whole chunk at the end: a worker that dies leaves at most one window whose fate
+    is unknown. The task stops starting new sends after TRIGGERED_EMAIL_TASK_SECONDS, well
+    inside django-q2's timeout, and hands what it has not started back to its lane (a slow
+    MTA makes sending slow, never lossy).
+
     On the bulk lane each step that makes the database or the MTA work first gives way to
     time-critical mail (delivery.lane_priority), and while such mail is arriving the chunk goes
     in steps of CHECK_EVERY messages, each claimed and recorded on its own: claiming or
@@ -126,38 +145,159 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     reset arriving meanwhile waits behind. With no time-critical mail about, a broadcast goes a
     whole chunk per claim (fewer statements per message).
     """
+    deadline = time.monotonic() + settings.TRIGGERED_EMAIL_TASK_SECONDS
     if not _on_bulk_lane():
-        return _send_step(message_ids, bulk=False)
+        return _send_step(message_ids, bulk=False, deadline=deadline)
     totals: dict[str, int] = defaultdict(int, claimed=0)
     remaining = list(message_ids)
     while remaining:
+        if time.monotonic() >= deadline:
+            # Not claimed: still queued and handed over; a fresh task takes them on.
+            enqueue({"bulk": remaining})
+            totals["handed_back"] += len(remaining)
+            break
         size = CHECK_EVERY if give_way() else len(remaining)
         step, remaining = remaining[:size], remaining[size:]
-        for name, count in _send_step(step, bulk=True).items():
+        for name, count in _send_step(step, bulk=True, deadline=deadline).items():
             totals[name] += count
     return dict(totals)
 
 
-def _send_step(message_ids: list[int], *, bulk: bool) -> dict[str, int]:
+class _Lease:
+    """The claim of a task's rows, renewed while the task still works on them."""
+
+    def __init__(self, token: uuid.UUID, pks: set[int]) -> None:
+        self.token = token
+        self.open = pks  # claimed, outcome not recorded yet
+        self.renewed = time.monotonic()
+
+    def renew_if_due(self) -> None:
+        """Push the lease on once a third of it has passed (a statement per ~10 s at most)."""
+        now = time.monotonic()
+        if (
+            not self.open
+            or now - self.renewed < settings.TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS / 3
+        ):
+            return
+        try:
+            Message.objects.filter(
+                pk__in=list(self.open), claim_token=self.token, status=Message.Status.SENDING
+            ).update(lease_until=lease_end(timezone.now()))
+        except (OperationalError, InterfaceError) as exc:
+            # The database is away: the recording retries until it is back; the lease is long
+            # enough to outlast a restart.
+            logger.warning("Could not renew the lease of %d messages: %s", len(self.open), exc)
+            _drop_connection()
+            return
+        self.renewed = now
+
+
+def _send_step(message_ids: list[int], *, bulk: bool, deadline: float) -> dict[str, int]:
     messages = claim(message_ids)
     if not messages:
         return {"claimed": 0}
-    outcomes: list[SendOutcome] = []
+    by_pk = {message.pk: message for message in messages}
+    lease = _Lease(messages[0].claim_token, set(by_pk))
+    totals: dict[str, int] = defaultdict(int, claimed=len(messages), sent=0, failed=0, retried=0)
+    early: list[SendOutcome] = []
     ready = []
     # Held or retried messages waited: a bounce or complaint may have suppressed them meanwhile.
-    for message in skip_suppressed(messages):
+    kept = skip_suppressed(messages)
+    lease.open.intersection_update(m.pk for m in kept)
+    for message in kept:
         prepared = _prepare(message)
         if isinstance(prepared, Failure):
-            outcomes.append(SendOutcome(message.pk, failure=prepared))
+            early.append(SendOutcome(message.pk, failure=prepared))
         else:
             ready.append((message.pk, prepared))
+
+    def record(provider: str, outcomes: list[SendOutcome]) -> None:
+        batch = [*early, *outcomes]
+        early.clear()
+        counts = record_until_it_lands([by_pk[o.key] for o in batch], batch, provider)
+        for name in ("sent", "failed", "retried"):
+            totals[name] += counts[name]
+        lease.open.difference_update(o.key for o in batch)
+        if bulk:
+            give_way()
+
+    def go_on() -> bool:
+        if time.monotonic() >= deadline:
+            return False
+        lease.renew_if_due()
+        return True
+
     provider = "smtp"
     if ready:
-        provider, sent = send_over_dedicated_path(ready, pace=paced if bulk else None)
-        outcomes.extend(sent)
-    if bulk:
-        give_way()
-    return record_outcomes(messages, outcomes, provider)
+        provider, _ = send_over_dedicated_path(
+            ready,
+            pace=paced if bulk else None,
+            window=settings.TRIGGERED_EMAIL_RECORD_EVERY,
+            on_outcomes=record,
+            go_on=go_on,
+        )
+    if early:
+        record(provider, [])
+    if lease.open:
+        totals["handed_back"] += hand_back(sorted(lease.open), lease.token, bulk=bulk)
+    return dict(totals)
+
+
+def hand_back(pks: list[int], token: uuid.UUID, *, bulk: bool) -> int:
+    """Give claimed messages this task did not start back to their lane, unattempted.
+
+    The task's time is up (TRIGGERED_EMAIL_TASK_SECONDS): a fresh task sends them, so a task
+    never runs into django-q2's timeout, which would kill it with outcomes unrecorded.
+    """
+    now = timezone.now()
+    returned = Message.objects.filter(
+        pk__in=pks, claim_token=token, status=Message.Status.SENDING
+    ).update(
+        status=Message.Status.QUEUED,
+        claim_token=None,
+        lease_until=None,
+        attempts=F("attempts") - 1,
+        next_attempt_at=now,
+        queued_at=now,
+    )
+    logger.info("Time is up for this task: %d messages handed back to their lane", returned)
+    enqueue({"bulk" if bulk else "transactional": pks})
+    return returned
+
+
+def _drop_connection() -> None:
+    """After the database went away: the next statement opens a new connection."""
+    if connection.in_atomic_block:
+        return  # a transaction cannot be carried over to a new connection: the caller's decides
+    try:
+        connection.close()
+    except Exception:  # closing a dead connection can fail as well
+        logger.debug("Closing the database connection failed", exc_info=True)
+
+
+def record_until_it_lands(
+    messages: list[Message], outcomes: list[SendOutcome], provider: str
+) -> dict[str, int]:
+    """record_outcomes, tried again until the database takes it.
+
+    The MTA has answered for these messages: giving up here would leave them `sending`, and
+    the sweep would send them again once their lease ran out. The lease outlasts a database
+    restart, so the outcomes land first.
+    """
+    pause = 0.1
+    while True:
+        try:
+            return record_outcomes(messages, outcomes, provider)
+        except (OperationalError, InterfaceError) as exc:
+            logger.warning(
+                "Recording the outcomes of %d messages failed (%s); trying again in %.1f s",
+                len(outcomes),
+                exc,
+                pause,
+            )
+            _drop_connection()
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
 
 def send_waiting(lane: str) -> dict[str, int]:
@@ -289,11 +429,57 @@ def _record_mixed(sent, failed, retried, events, now, provider) -> None:
         )
 
 
+UNKNOWN_OUTCOME = (
+    "the worker sending it stopped before it recorded the MTA's answer: it may have been "
+    "sent; queued again with the same Message-ID"
+)
+
+
+def _due_for_hand_over(now) -> list[tuple[int, str]]:
+    """Queued messages due and not with the broker: retries whose time came, hand-overs that
+    failed, and tasks the broker lost (Redis restarted).
+
+    A task lost on the transactional lane is noticed after
+    TRIGGERED_EMAIL_TRANSACTIONAL_REQUEUE_AFTER_SECONDS unless the lane's queue still holds
+    tasks (a backlog, not a loss); everywhere after TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS.
+    """
+    handed_over_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS)
+    lost = Q(queued_at__lt=handed_over_before)
+    if _lane_queue_empty("transactional"):
+        quick = now - timedelta(
+            seconds=settings.TRIGGERED_EMAIL_TRANSACTIONAL_REQUEUE_AFTER_SECONDS
+        )
+        lost |= Q(lane="transactional", queued_at__lt=quick)
+    return list(
+        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
+        .filter(Q(queued_at__isnull=True) | lost)
+        .order_by("next_attempt_at")
+        .values_list("pk", "lane")[:10_000]
+    )
+
+
+def _lane_queue_empty(lane: str) -> bool:
+    """No task waits in the lane's queue (unknown: False)."""
+    try:
+        return lane_broker(lane).queue_size() == 0
+    except Exception:  # the broker is away: the messages wait for the long re-hand-over
+        logger.warning("Could not read the %s lane's queue size", lane, exc_info=True)
+        return False
+
+
 def sweep() -> dict[str, int]:
-    """Periodic: recover messages of dead workers and hand due or lost messages to the broker."""
+    """Recover messages of dead workers and hand due or lost messages to the broker.
+
+    Runs every few seconds in each transactional lane (delivery.pacemaker) and, as a fallback,
+    from django-q2's once-a-minute schedule. Safe to run concurrently: every change is a
+    conditional UPDATE, and a message handed over twice is still claimed once.
+    """
     now = timezone.now()
+    # Rows claimed before leases existed carry none: their claim time decides.
     dead_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS)
-    stale = Message.objects.filter(status=Message.Status.SENDING, claimed_at__lt=dead_before)
+    stale = Message.objects.filter(status=Message.Status.SENDING).filter(
+        Q(lease_until__lt=now) | Q(lease_until__isnull=True, claimed_at__lt=dead_before)
+    )
     with transaction.atomic():
         reason = "the worker sending it stopped, and no attempts are left"
         exhausted = list(
@@ -309,21 +495,30 @@ def sweep() -> dict[str, int]:
             DeliveryEvent(message_id=pk, event_type=DeliveryEvent.Type.FAILED, description=reason)
             for pk in exhausted
         )
-        revived = stale.update(
+        revived_pks = list(stale.values_list("pk", "attempts"))
+        revived = Message.objects.filter(
+            pk__in=[pk for pk, _ in revived_pks], status=Message.Status.SENDING
+        ).update(
             status=Message.Status.QUEUED,
             claim_token=None,
+            lease_until=None,
             next_attempt_at=now,
             queued_at=None,
-            last_error="the worker sending it stopped; queued again",
+            last_error=UNKNOWN_OUTCOME,
+        )
+        # Whether the MTA took it is unknown: the timeline says so, with the attempt.
+        DeliveryEvent.objects.bulk_create(
+            DeliveryEvent(
+                message_id=pk,
+                event_type=DeliveryEvent.Type.UNKNOWN,
+                occurred_at=now,
+                description=f"attempt {attempts}: {UNKNOWN_OUTCOME}",
+                provider="outbox",
+            )
+            for pk, attempts in revived_pks
         )
 
-    handed_over_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS)
-    due = list(
-        Message.objects.filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
-        .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=handed_over_before))
-        .order_by("next_attempt_at")
-        .values_list("pk", "lane")[:10_000]
-    )
+    due = _due_for_hand_over(now)
     by_lane: dict[str, list[int]] = defaultdict(list)
     for pk, lane in due:
         by_lane[lane].append(pk)

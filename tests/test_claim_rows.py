@@ -121,7 +121,7 @@ def test_claim_finds_its_messages_by_primary_key_whatever_the_statistics(
         with connection.cursor() as cursor:
             cursor.execute(
                 "EXPLAIN (COSTS OFF) " + claim_rows._statement(match).sql,
-                ["sending", uuid.uuid4(), now, ids, "queued", now],
+                ["sending", uuid.uuid4(), now, now, ids, "queued", now],
             )
             plan = "\n".join(row[0] for row in cursor.fetchall())
 

@@ -309,28 +309,49 @@ TRIGGERED_EMAIL_BULK_YIELD_MS = env_int("TRIGGERED_EMAIL_BULK_YIELD_MS", 50, min
 TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS = env_float(
     "TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS", 0.5, minimum=0.0
 )
-# A bulk task gives way before each claim, before each record and every ten messages it sends
-# (delivery.lane_priority.CHECK_EVERY), and claims ten at a time while it gives way
-# (delivery.tasks.send_messages): at most two waits per ten messages. Its longest wait must
-# leave room in its timeout.
-_BULK_TASK_LONGEST_WAIT = (
-    2 * ((TRIGGERED_EMAIL_CHUNK_SIZE + 9) // 10)
-) * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS
-if _BULK_TASK_LONGEST_WAIT > Q_TASK_TIMEOUT / 2:
-    raise ImproperlyConfigured(
-        "TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS is too long for Q_TASK_TIMEOUT: a bulk task of "
-        f"{TRIGGERED_EMAIL_CHUNK_SIZE} messages could wait {_BULK_TASK_LONGEST_WAIT:g} s, "
-        f"more than half of Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT} s). Lower it or raise Q_TASK_TIMEOUT."
-    )
 # A message still `queued` this long after it was handed to the broker is handed over again
-# (the Redis broker loses in-flight tasks when it restarts).
+# (the Redis broker loses in-flight tasks when it restarts). Shorter re-hands a backlog (a
+# broadcast queued on the bulk lane) to the broker again for nothing.
 TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS = env_int(
     "TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS", 600, minimum=30
 )
-# A message `sending` for longer than this belongs to a worker that died.
-TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS = env_int(
-    "TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS", Q_TASK_TIMEOUT + 60, minimum=Q_TASK_TIMEOUT + 1
+# The same on the transactional lane while its queue holds no task: a lost task is re-handed
+# within this plus TRIGGERED_EMAIL_SWEEP_EVERY_SECONDS. Shorter: a task that waits in a busy
+# worker meanwhile gets a spare twin (claimed once, so it costs only work).
+TRIGGERED_EMAIL_TRANSACTIONAL_REQUEUE_AFTER_SECONDS = env_int(
+    "TRIGGERED_EMAIL_TRANSACTIONAL_REQUEUE_AFTER_SECONDS", 20, minimum=5
 )
+# The sweep (dead workers' messages, due retries, lost tasks) runs this often in each
+# transactional lane (delivery.pacemaker): retries go out within this of their backoff time.
+# 0 leaves it to django-q2's schedule, about once a minute.
+TRIGGERED_EMAIL_SWEEP_EVERY_SECONDS = env_float(
+    "TRIGGERED_EMAIL_SWEEP_EVERY_SECONDS", 2.0, minimum=0.0
+)
+# The lease of a worker on the messages it claimed: renewed while it works on them; when it
+# runs out (the worker died) the sweep queues them again. It must outlast a database restart
+# (a worker cannot renew or record then); longer delays the recovery of a dead worker's
+# messages.
+TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS = env_int(
+    "TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS", 30, minimum=3
+)
+# A task starts no new send after this long and hands what it has not started back to its
+# lane: it must end well before django-q2 kills it (Q_TASK_TIMEOUT) with outcomes unrecorded.
+TRIGGERED_EMAIL_TASK_SECONDS = env_float(
+    "TRIGGERED_EMAIL_TASK_SECONDS", max(1.0, Q_TASK_TIMEOUT / 4), minimum=0.1
+)
+# After its time is up a task may still finish the message in flight and, on the bulk lane,
+# give way twice (before its last record and its hand-back): that must fit in the timeout too.
+if TRIGGERED_EMAIL_TASK_SECONDS + 2 * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > Q_TASK_TIMEOUT / 2:
+    raise ImproperlyConfigured(
+        f"TRIGGERED_EMAIL_TASK_SECONDS ({TRIGGERED_EMAIL_TASK_SECONDS:g}) plus twice "
+        f"TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS ({TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS:g}) "
+        f"must be at most half of Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT}): a task that overruns it "
+        "is killed with outcomes unrecorded. Lower them or raise Q_TASK_TIMEOUT."
+    )
+# Outcomes are recorded after at most this many messages (or a second) of a task: a worker
+# killed mid-task leaves at most these with an unknown outcome (sent again). Fewer: more
+# database writes per message.
+TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 25, minimum=1)
 # --- Pausing and resuming streams (marketers' workflow) -------------------------------------------
 # A message held while its stream was paused and older than this when the stream resumes is
 # recorded as expired instead of sent: a password reset or a shipping notice that arrives days
