@@ -122,31 +122,34 @@ class ApiView(APIView):
         fingerprint = hashlib.sha256(
             request.method.encode() + b" " + request.path.encode() + b"\n" + request.body
         ).hexdigest()
-        try:
-            # Committed on its own before the work starts: a concurrent retry finds it and waits
-            # for the answer instead of sending a second time.
-            with transaction.atomic():
-                record = IdempotentRequest.objects.create(
-                    credential=request.auth,
-                    key=key,
-                    request_hash=fingerprint,
-                    status_code=0,
-                    response={},
-                )
-        except IntegrityError:
-            return self._replay(request, key, fingerprint)
-        try:
-            response = self.atomic(handle)
-        except BaseException:
-            record.delete()
-            raise
-        if response.status_code >= 500:
-            record.delete()
-        else:
-            record.status_code = response.status_code
-            record.response = response.data
-            record.save(update_fields=["status_code", "response"])
-        return response
+        # The key's record is written in the transaction of the work and committed with its
+        # response. A request that dies half-way (web worker killed, database restarted)
+        # leaves no record, so its retry runs at once; a concurrent duplicate waits on the
+        # key's unique index until the first commits, then gets its response (or runs, if
+        # the first rolled back). A record committed on its own before the work outlived a
+        # crashed request and answered 409 for a day (issue 25).
+        with transaction.atomic():
+            try:
+                with transaction.atomic():
+                    record = IdempotentRequest.objects.create(
+                        credential=request.auth,
+                        key=key,
+                        request_hash=fingerprint,
+                        status_code=0,
+                        response={},
+                    )
+            except IntegrityError:
+                record = None
+            if record is not None:
+                response = handle()
+                if response.status_code >= 500:
+                    record.delete()  # not an answer to replay: a retry runs again
+                else:
+                    record.status_code = response.status_code
+                    record.response = response.data
+                    record.save(update_fields=["status_code", "response"])
+                return response
+        return self._replay(request, key, fingerprint)
 
     @staticmethod
     def atomic(handle: Callable[[], Response]) -> Response:
