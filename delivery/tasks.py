@@ -445,6 +445,10 @@ def _due_for_hand_over(now) -> list[tuple[int, str]]:
     """
     handed_over_before = now - timedelta(seconds=settings.TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS)
     lost = Q(queued_at__lt=handed_over_before)
+    broker_started = _broker_started_at(now)
+    if broker_started is not None:
+        # Handed to a Redis that has restarted since: its tasks are gone, on every lane.
+        lost |= Q(queued_at__lt=broker_started)
     if _lane_queue_empty("transactional"):
         quick = now - timedelta(
             seconds=settings.TRIGGERED_EMAIL_TRANSACTIONAL_REQUEUE_AFTER_SECONDS
@@ -456,6 +460,19 @@ def _due_for_hand_over(now) -> list[tuple[int, str]]:
         .order_by("next_attempt_at")
         .values_list("pk", "lane")[:10_000]
     )
+
+
+def _broker_started_at(now):
+    """When the Redis broker last started (None: the ORM broker, or Redis unreachable)."""
+    broker = lane_broker("transactional")
+    if not handover.supported(broker):
+        return None
+    try:
+        uptime = broker.connection.info("server")["uptime_in_seconds"]
+    except Exception:  # unreachable: nothing can be handed over now anyway
+        return None
+    # A second of slack: INFO's uptime is whole seconds.
+    return now - timedelta(seconds=int(uptime) + 1)
 
 
 def _lane_queue_empty(lane: str) -> bool:
