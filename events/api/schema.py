@@ -52,8 +52,7 @@ REPLY_CODE_MEANINGS: dict[ReplyCode, str] = {
     "linked to the event, or the broadcast stream is not live (HTTP 400).",
     ReplyCode.INVALID_DATA_JSON: "The body, or `data` sent as a string, is not valid JSON "
     "(HTTP 400).",
-    ReplyCode.INVALID_EVENT_TIME: "event_time is not UTC as YYYY-MM-DDTHH:MM:SS[.mmm]Z "
-    "(HTTP 400).",
+    ReplyCode.INVALID_EVENT_TIME: "event_time is not UTC as YYYY-MM-DDTHH:MM:SS[.mmm]Z (HTTP 400).",
     ReplyCode.DATA_NOT_OBJECT: "The body, or `data`, is JSON but not an object (HTTP 400).",
     ReplyCode.RATE_LIMITED: "Too many requests for this credential: wait Retry-After seconds "
     "(HTTP 429).",
@@ -738,7 +737,7 @@ class WSSEScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "header",
             "name": "X-WSSE",
-            "description": "Emarsys' UsernameToken: `X-WSSE: UsernameToken Username=\"…\", "
+            "description": 'Emarsys\' UsernameToken: `X-WSSE: UsernameToken Username="…", '
             'PasswordDigest="…", Nonce="…", Created="…"` with '
             "`PasswordDigest = base64(sha1_hex(Nonce + Created + secret))`, `Created` in UTC "
             "ISO 8601 within 5 minutes of the server's clock, and each Nonce accepted once. "
