@@ -67,6 +67,10 @@ REPLY_CODE_MEANINGS: dict[ReplyCode, str] = {
     ReplyCode.IDEMPOTENCY_KEY_IN_PROGRESS: "A request with this Idempotency-Key is still being "
     "processed: retry shortly (HTTP 409).",
     ReplyCode.UNSUPPORTED_MEDIA_TYPE: "The body is not sent as application/json (HTTP 415).",
+    ReplyCode.LENGTH_REQUIRED: "A body was sent without Content-Length (e.g. chunked): send "
+    "its length (HTTP 411).",
+    ReplyCode.INTERNAL_ERROR: "An unexpected error (HTTP 500): a bug, logged with its "
+    "traceback; nothing of the call was kept, retry later.",
     ReplyCode.INVALID_CONTACT_DATA: "A contact's fields are invalid or conflict with another "
     "contact (HTTP 400; per contact in a batch).",
     ReplyCode.EVENT_NAME_TAKEN: "An event with this name exists already (HTTP 400).",
@@ -501,14 +505,16 @@ ERRORS = {
         "The request is over the request limit (replyCode 1001) or one event is over the "
         "per-event limit (replyCode 5012)."
     ),
+    411: _error("A body was sent without Content-Length (replyCode 1008)."),
     415: _error("The body is not sent as application/json (replyCode 1007)."),
     422: _error("The Idempotency-Key was used for a different request (replyCode 1005)."),
     429: _error("Too many requests for this credential (replyCode 7003): wait Retry-After s."),
 }
 
-# Every call can be refused for these reasons before the view runs.
-ALWAYS = (401, 405, 413, 429)
-WITH_BODY = (*ALWAYS, 400, 415)
+# Every call can be refused for these reasons before the view runs: credentials, the method,
+# the body's framing (400, 411) and size, the rate limit.
+ALWAYS = (400, 401, 405, 411, 413, 429)
+WITH_BODY = (*ALWAYS, 415)
 IDEMPOTENT = (*WITH_BODY, 409, 422)
 
 
@@ -642,7 +648,7 @@ VIEWS: dict[str, Any] = {
             summary="Show an external event",
             tags=["Events"],
             parameters=[EVENT_ID],
-            responses=responses(EVENT_OK, *ALWAYS, 400),
+            responses=responses(EVENT_OK, *ALWAYS),
         ),
         post=extend_schema(
             operation_id="rename_event",
@@ -669,7 +675,6 @@ VIEWS: dict[str, Any] = {
                     }
                 ),
                 *ALWAYS,
-                400,
             ),
         )
     ),
@@ -679,7 +684,7 @@ VIEWS: dict[str, Any] = {
             summary="List the mail streams and programs an event triggers",
             tags=["Events"],
             parameters=[EVENT_ID],
-            responses=responses(success(_schemas_ref("EventUsages")), *ALWAYS, 400),
+            responses=responses(success(_schemas_ref("EventUsages")), *ALWAYS),
         )
     ),
     "ContactView": extend_schema_view(
