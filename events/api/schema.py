@@ -523,9 +523,11 @@ def responses(ok: OpenApiResponse, *codes: int) -> dict[int, OpenApiResponse]:
 
 
 def path_id(name: str, what: str) -> OpenApiParameter:
+    # Ids are 64-bit (BigAutoField). Other values in the path are answered as unknown ids, and
+    # the bounds make schemathesis try the values just outside them.
     return OpenApiParameter(
         name,
-        int,
+        {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1},
         OpenApiParameter.PATH,
         description=f"The {what}'s id.",
         examples=[OpenApiExample(f"{what} 1", value=1)],
