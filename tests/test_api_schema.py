@@ -135,6 +135,15 @@ def test_each_operation_lists_the_error_statuses_it_can_return(schema):
     assert "404" in schema["paths"]["/api/v2/email/{stream_id}/broadcast"]["post"]["responses"]
 
 
+def test_refusals_describe_the_headers_that_say_what_to_do(schema):
+    for route, method in OPERATIONS:
+        responses = schema["paths"][route][method]["responses"]
+        assert "Retry-After" in responses["429"]["headers"], (route, method)
+        assert "WWW-Authenticate" in responses["401"]["headers"], (route, method)
+        replayed = "Idempotent-Replayed" in responses["200"].get("headers", {})
+        assert replayed == ((route, method) in WITH_IDEMPOTENCY), (route, method)
+
+
 def test_both_authentication_schemes_are_described_and_required(schema):
     schemes = schema["components"]["securitySchemes"]
 

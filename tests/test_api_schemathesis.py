@@ -22,15 +22,18 @@ from typing import Any
 import pytest
 import schemathesis
 from django.core import signals
+from django.core.cache import cache
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
     status_code_conformance,
 )
+from werkzeug.test import Client
 
 from delivery.models import Message
 from events.credentials import issue_credential
@@ -42,6 +45,7 @@ CHECKS = [
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
+    response_headers_conformance,
     response_schema_conformance,
 ]
 
@@ -151,3 +155,42 @@ def teardown_module() -> None:
             stats.write(json.dumps({"operation": operation, "statuses": counts}) + "\n")
         for failure in survey_failures:
             stats.write(json.dumps({"failure": failure}) + "\n")
+
+
+def test_refusals_generated_requests_never_reach_are_answered_as_documented(
+    in_process_requests, settings
+):
+    """401, 411, 413, 415 and 429 need headers or limits the generator does not vary."""
+    seeded = in_process_requests
+    token = {"Authorization": f"Token {seeded['token']}"}
+    trigger = f"/api/v2/event/{seeded['event_id']}/trigger"
+    operation = schema["/api/v2/event/{event_id}/trigger"]["POST"]
+    client = Client(application)
+    body = json.dumps({"key_id": "3", "external_id": "jane@example.org"})
+    json_type = "application/json"
+    settings.API_RATE_LIMIT = "2/min"
+    cache.clear()
+
+    refusals = {
+        401: client.post(trigger, data=body, content_type=json_type),
+        413: client.post(
+            trigger,
+            data=body,
+            content_type=json_type,
+            headers=token,
+            environ_overrides={"CONTENT_LENGTH": str(settings.API_MAX_REQUEST_BYTES + 1)},
+        ),
+        411: client.post(trigger, headers={**token, "Transfer-Encoding": "chunked"}),
+        # The rate limit counts the two calls above: this one is the third in the minute.
+        429: client.post(trigger, data=body, content_type="text/plain", headers=token),
+    }
+    cache.clear()
+    refusals[415] = client.post(trigger, data=body, content_type="text/plain", headers=token)
+
+    for status, response in refusals.items():
+        assert response.status_code == status, (status, response.get_data(as_text=True))
+        operation.validate_response(response)
+        assert response.json["replyCode"] != 0
+    assert refusals[401].headers["WWW-Authenticate"] == 'WSSE profile="UsernameToken"'
+    assert int(refusals[429].headers["Retry-After"]) > 0
+    assert refusals[429].json["replyCode"] == 7003

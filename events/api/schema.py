@@ -545,6 +545,35 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 )
 
 
+# Response headers. Retry-After comes whenever the throttle knows the wait.
+RETRY_AFTER = OpenApiParameter(
+    "Retry-After",
+    int,
+    OpenApiParameter.HEADER,
+    response=[429],
+    required=False,
+    description="Seconds to wait before the next request.",
+)
+WWW_AUTHENTICATE = OpenApiParameter(
+    "WWW-Authenticate",
+    str,
+    OpenApiParameter.HEADER,
+    response=[401],
+    required=False,
+    description='`WSSE profile="UsernameToken"`, or `Token` when a token was refused.',
+)
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    {"type": "string", "enum": ["true"]},
+    OpenApiParameter.HEADER,
+    response=True,
+    required=False,
+    description="Present when this is the stored answer to an earlier request with the same "
+    "Idempotency-Key.",
+)
+RESPONSE_HEADERS = [RETRY_AFTER, WWW_AUTHENTICATE]
+
+
 def request_body(schema: dict[str, Any], *examples: OpenApiExample) -> dict[str, Any]:
     return {"request": {"application/json": schema}, "examples": list(examples)}
 
@@ -561,7 +590,7 @@ TRIGGER = extend_schema(
     "a refusal refuses the call. A batch: `contacts` (up to 1000); refused contacts come back in "
     "`data.errors` with HTTP 200 and the others are sent.",
     tags=["Trigger"],
-    parameters=[EVENT_ID, IDEMPOTENCY_KEY],
+    parameters=[EVENT_ID, IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, *RESPONSE_HEADERS],
     **request_body(
         {"oneOf": [_schemas_ref("TriggerSingle"), _schemas_ref("TriggerBatch")]},
         OpenApiExample(
@@ -596,7 +625,12 @@ BROADCAST = extend_schema(
     "address refuses the call) or `{recipients: [...]}` (up to 1000; bad addresses come back in "
     "`data.errors`). Sent on the bulk lane.",
     tags=["Broadcast"],
-    parameters=[path_id("stream_id", "mail stream"), IDEMPOTENCY_KEY],
+    parameters=[
+        path_id("stream_id", "mail stream"),
+        IDEMPOTENCY_KEY,
+        IDEMPOTENT_REPLAYED,
+        *RESPONSE_HEADERS,
+    ],
     **request_body(
         {"oneOf": [_schemas_ref("BroadcastRecipient"), _schemas_ref("BroadcastRecipients")]},
         OpenApiExample(
@@ -619,7 +653,7 @@ BROADCAST = extend_schema(
 CONTACT = {
     "summary": "Create or update contacts",
     "tags": ["Contacts"],
-    "parameters": [IDEMPOTENCY_KEY],
+    "parameters": [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, *RESPONSE_HEADERS],
     **request_body(_schemas_ref("ContactUpsert")),
     "responses": responses(success(_schemas_ref("ContactResult")), *IDEMPOTENT),
 }
@@ -630,6 +664,7 @@ VIEWS: dict[str, Any] = {
     "EventListView": extend_schema_view(
         get=extend_schema(
             operation_id="list_events",
+            parameters=RESPONSE_HEADERS,
             summary="List the external events",
             tags=["Events"],
             responses=responses(
@@ -638,6 +673,7 @@ VIEWS: dict[str, Any] = {
         ),
         post=extend_schema(
             operation_id="create_event",
+            parameters=RESPONSE_HEADERS,
             summary="Create an external event",
             tags=["Events"],
             **request_body(_schemas_ref("EventName")),
@@ -649,14 +685,14 @@ VIEWS: dict[str, Any] = {
             operation_id="get_event",
             summary="Show an external event",
             tags=["Events"],
-            parameters=[EVENT_ID],
+            parameters=[EVENT_ID, *RESPONSE_HEADERS],
             responses=responses(EVENT_OK, *ALWAYS),
         ),
         post=extend_schema(
             operation_id="rename_event",
             summary="Rename an external event",
             tags=["Events"],
-            parameters=[EVENT_ID],
+            parameters=[EVENT_ID, *RESPONSE_HEADERS],
             **request_body(_schemas_ref("EventName")),
             responses=responses(EVENT_OK, *WITH_BODY),
         ),
@@ -666,7 +702,7 @@ VIEWS: dict[str, Any] = {
             operation_id="delete_event",
             summary="Delete an external event no mail stream, program or integration uses",
             tags=["Events"],
-            parameters=[EVENT_ID],
+            parameters=[EVENT_ID, *RESPONSE_HEADERS],
             request=None,
             responses=responses(
                 success(
@@ -685,7 +721,7 @@ VIEWS: dict[str, Any] = {
             operation_id="event_usages",
             summary="List the mail streams and programs an event triggers",
             tags=["Events"],
-            parameters=[EVENT_ID],
+            parameters=[EVENT_ID, *RESPONSE_HEADERS],
             responses=responses(success(_schemas_ref("EventUsages")), *ALWAYS),
         )
     ),
@@ -702,7 +738,7 @@ VIEWS: dict[str, Any] = {
             operation_id="message_status",
             summary="A message's status, timestamps and event timeline",
             tags=["Messages"],
-            parameters=[path_id("message_id", "message")],
+            parameters=[path_id("message_id", "message"), *RESPONSE_HEADERS],
             responses=responses(success(_schemas_ref("MessageStatus")), *ALWAYS, 404),
         )
     ),
