@@ -43,16 +43,27 @@ def trigger_url(stream) -> str:
 # --- ids: only ASCII digits, and only 64-bit ones ------------------------------------------------
 
 
-@pytest.mark.parametrize("event_id", ["%C2%B2", "\u00b2", "\u0661", "\uff11", "1\u0661"])
-def test_event_ids_in_unicode_digits_name_no_event(api, stream, event_id):
-    # "١" (Arabic-Indic one) used to resolve to event 1, "²" to crash int().
-    assert stream.event_id == 1
+def in_digits(number: int, zero: str) -> str:
+    """`number` written with the ten digits that start at `zero` ("\u0660" Arabic-Indic)."""
+    return str(number).translate({ord("0") + i: chr(ord(zero) + i) for i in range(10)})
 
-    response = api.get(f"/api/v2/event/{event_id}")
+
+@pytest.mark.parametrize("zero", ["\u0660", "\uff10", "\u0966"])
+def test_an_event_id_in_other_scripts_digits_is_not_that_event(api, stream, zero):
+    # "١" (Arabic-Indic one) used to resolve to event 1.
+    response = api.get(f"/api/v2/event/{in_digits(stream.event_id, zero)}")
 
     status, code, text = envelope(response)
     assert (status, code) == (400, ReplyCode.INVALID_EVENT)
     assert "GET /api/v2/event lists the events" in text
+
+
+@pytest.mark.parametrize("event_id", ["%C2%B2", "\u00b2", "\u2460"])
+def test_an_event_id_in_digit_symbols_is_no_event(api, stream, event_id):
+    # "²" passed isdigit() and crashed int(): a 500.
+    status, code, _ = envelope(api.get(f"/api/v2/event/{event_id}"))
+
+    assert (status, code) == (400, ReplyCode.INVALID_EVENT)
 
 
 @pytest.mark.parametrize("number", [str(2**63), "9" * 30, "9" * 5000])
@@ -68,10 +79,8 @@ def test_ids_beyond_64_bits_are_not_found(api, stream, number):
     assert (status, code) == (404, ReplyCode.INVALID_STREAM)
 
 
-@pytest.mark.parametrize("external_id", ["\u00b2", "\u0661", "9" * 40])
-def test_contact_ids_in_unicode_digits_or_beyond_64_bits_find_no_contact(
-    api, stream, jane, external_id
-):
+@pytest.mark.parametrize("external_id", ["\u00b2"])
+def test_contact_ids_in_unicode_digits_find_no_contact(api, stream, jane, external_id):
     response = api.post(trigger_url(stream), {"key_id": "id", "external_id": external_id})
 
     status, code, _ = envelope(response)
@@ -178,14 +187,17 @@ def test_deep_nesting_is_refused_with_the_limit(api, stream, jane, depth):
     assert f"more than {MAX_JSON_DEPTH} levels" in text
 
 
-def test_nesting_up_to_the_limit_is_accepted(api, stream, jane, smtp_server):
-    depth = MAX_JSON_DEPTH - 2  # the body and data are two levels
-    nested = "[" * depth + "]" * depth
-    raw = f'{{"key_id": "3", "external_id": "jane@example.org", "data": {{"x": {nested}}}}}'
+def test_nesting_is_accepted_up_to_the_limit_and_refused_one_level_deeper(api, stream, jane):
+    def body(depth: int) -> bytes:
+        nested = "[" * (depth - 2) + "]" * (depth - 2)  # the body and data are two levels
+        text = f'{{"key_id": "3", "external_id": "jane@example.org", "data": {{"x": {nested}}}}}'
+        return text.encode()
 
-    status, code, _ = envelope(api.post(trigger_url(stream), raw=raw.encode()))
-
-    assert (status, code) == (200, ReplyCode.OK)
+    assert envelope(api.post(trigger_url(stream), raw=body(MAX_JSON_DEPTH)))[:2] == (200, 0)
+    assert envelope(api.post(trigger_url(stream), raw=body(MAX_JSON_DEPTH + 1)))[:2] == (
+        400,
+        ReplyCode.INVALID_DATA_JSON,
+    )
 
 
 # --- how the body is sent ------------------------------------------------------------------------
@@ -222,14 +234,17 @@ def test_a_body_not_sent_as_json_gets_1007_and_415(api, stream, jane, content_ty
     assert Trigger.objects.count() == 0
 
 
-def test_json_with_a_charset_parameter_is_accepted(api, stream, jane, smtp_server):
+def test_json_content_types_with_parameters_are_accepted_and_others_refused(api, stream, jane):
     body = json.dumps({"key_id": "3", "external_id": "jane@example.org"})
 
-    response = api.client.generic(
-        "POST", trigger_url(stream), body, content_type="application/json; charset=utf-8"
-    )
+    def send(content_type: str):
+        return api.client.generic("POST", trigger_url(stream), body, content_type=content_type)
 
-    assert envelope(response)[:2] == (200, ReplyCode.OK)
+    assert envelope(send("application/json; charset=utf-8"))[:2] == (200, ReplyCode.OK)
+    assert envelope(send("text/plain; charset=utf-8"))[:2] == (
+        415,
+        ReplyCode.UNSUPPORTED_MEDIA_TYPE,
+    )
 
 
 # --- authentication ------------------------------------------------------------------------------
@@ -248,34 +263,17 @@ def test_a_wsse_nonce_longer_than_the_stored_column_is_refused_not_truncated(
     assert "Nonce is 300 characters long" in text
 
 
-def test_two_long_nonces_that_differ_only_at_the_end_are_both_fresh(client, credential):
-    # Before: both were cut to the same 255 characters, so the second was taken as a replay.
-    for last in "ab":
-        nonce = "n" * 230 + last
-        header = wsse_header(credential.username, credential.secret, nonce=nonce)
-        response = client.get("/api/v2/event", HTTP_X_WSSE=header)
-        assert envelope(response)[:2] == (200, ReplyCode.OK)
-
-
 # --- answers that never reached a view, and bugs -------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("method", "path", "status"),
-    [
-        ("get", "/api/v2/nothing/here", 404),
-        ("get", "/api/", 404),
-        ("get", "/api/v2/event/1/trigger", 405),
-        ("delete", "/api/v2/event", 405),
-        ("options", "/api/v2/event", 200),
-    ],
-)
-def test_unknown_urls_and_methods_answer_in_the_envelope(api, method, path, status):
-    response = getattr(api.client, method)(path)
+def test_options_answers_in_the_envelope(api):
+    # DRF's default answered OPTIONS with its own description of the view, not an envelope.
+    response = api.client.options("/api/v2/event")
 
-    assert response.status_code == status
-    body = response.json()
-    assert set(body) == {"replyCode", "replyText", "data"}
+    status, code, _ = envelope(response)
+    assert (status, code) == (200, ReplyCode.OK)
+    assert response.json()["data"]["methods"] == ["GET", "POST", "HEAD", "OPTIONS"]
+    assert response["Allow"] == "GET, POST, HEAD, OPTIONS"
 
 
 def test_an_unexpected_error_is_an_enveloped_500_logged_with_nothing_written(
