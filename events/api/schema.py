@@ -127,7 +127,8 @@ TRIGGER_ID = {
 }
 DATA = {
     "description": "Template variables: keys at the root and under `global` are both available "
-    "to the template. Some Emarsys clients send the object as a JSON string; both are accepted.",
+    "to the template. Some Emarsys clients send the object as a JSON string; both are accepted. "
+    "At most 64 levels deep; NaN, Infinity and numbers beyond a double are refused (5009).",
     "oneOf": [
         {"type": "object", "additionalProperties": True},
         {"type": "string", "description": "A JSON object, serialised."},
