@@ -24,7 +24,8 @@ import schemathesis
 from django.core import signals
 from django.core.cache import cache
 from django.db import close_old_connections
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -108,7 +109,7 @@ def point_at_seeded_rows(case: Any, seeded: dict[str, Any]) -> None:
 
 
 @schema.parametrize()
-@settings(
+@hypothesis_settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
     # The same examples every run (CI stays reproducible); SCHEMATHESIS_RANDOM=1 explores anew.
