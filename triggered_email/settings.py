@@ -120,6 +120,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # The trigger API's OpenAPI schema (/api/schema/) and its offline docs (/api/docs/).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "anymail",
     "django_q",
     # Admin login throttling: failed logins are counted in the database every web host shares.
@@ -376,6 +379,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "events.api.envelope.exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+
+# The OpenAPI schema of the trigger API (events/api/schema.py describes the views from outside).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Triggered Email API",
+    "DESCRIPTION": (
+        "Emarsys v2 compatible trigger API: every answer is the envelope "
+        "`{replyCode, replyText, data}`, replyCode 0 on success. Authenticate with an X-WSSE "
+        "UsernameToken header or `Authorization: Token <token>`."
+    ),
+    "VERSION": "2",
+    # Clients and tools read the schema without credentials; the API itself still needs them.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the sidecar package's static files: the docs work offline, no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl null: Swagger UI would otherwise send the schema to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "events.api.schema.add_components",
+    ],
 }
 
 # --- Integrations (inbound webhooks) and automation programs ----------------------------------
