@@ -1,0 +1,280 @@
+"""Every admin page, loaded as a superuser and as a marketer: no 5xx anywhere.
+
+The URL list is derived from what the site registers (admin.site._registry, admin.site.get_urls()
+and each ModelAdmin's get_urls()), so a new model, admin view or action is crawled without
+touching this test; a registered model without a seeded object fails with a message saying so.
+The URLs visited are written to test-artifacts/admin_crawl_urls.txt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client, RequestFactory
+from django.urls import URLPattern, reverse
+from django.utils import timezone
+
+from tests.seeding import Seeded, seed_world
+
+pytestmark = pytest.mark.django_db
+
+# The views every ModelAdmin has; anything else in its get_urls() is a custom view.
+STANDARD_VIEWS = {"changelist", "add", "history", "delete", "change"}
+# Objects per model whose change/history/delete pages are opened (messages: one per status).
+OBJECTS_PER_MODEL = 12
+JUNK_SEARCHES = ["<script>x</script>'\"%_\\", "#99999999999999999999", "x" * 3000, "\u202e\u200b"]
+
+
+@dataclass
+class Crawl:
+    """Visits URLs, remembers what each answered, and collects every 5xx or wrong status."""
+
+    client: Client
+    who: str
+    visited: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def visit(
+        self, url: str, *, method: str = "get", data: Any = None, expect: set[int] | None = None
+    ) -> Any:
+        try:
+            response = getattr(self.client, method)(url, data=data or {})
+        except Exception as exc:  # an exception the test client re-raises is a 500
+            self.problems.append(f"{self.who} {method.upper()} {url}: raised {exc!r}")
+            self.visited.append(f"{self.who}\t{method.upper()}\t{url}\tEXC")
+            return None
+        status = response.status_code
+        self.visited.append(f"{self.who}\t{method.upper()}\t{url}\t{status}")
+        if status >= 500:
+            self.problems.append(f"{self.who} {method.upper()} {url}: HTTP {status}")
+        elif expect is not None and status not in expect:
+            self.problems.append(
+                f"{self.who} {method.upper()} {url}: HTTP {status}, expected {sorted(expect)}"
+            )
+        return response
+
+
+def _request_for(user: Any) -> Any:
+    request = RequestFactory().get("/admin/")
+    request.user = user or AnonymousUser()
+    return request
+
+
+def _allowed(ok: bool) -> set[int]:
+    return {200} if ok else {403}
+
+
+def _seeded_objects(model: Any) -> list[Any]:
+    objects = list(model._default_manager.order_by("-pk")[:OBJECTS_PER_MODEL])
+    if not objects:
+        pytest.fail(
+            f"{model._meta.label} is registered in the admin but the crawl seeded no "
+            f"{model._meta.verbose_name}: create one in tests/seeding.py (seed_world) so its "
+            "change, history and delete pages are loaded."
+        )
+    return objects
+
+
+def _fill(route: str, values: dict[str, str]) -> str | None:
+    """`<path:object_id>/publish/` → `12/publish/`; None when a parameter has no value."""
+
+    def value(match: re.Match) -> str:
+        name = match.group(2)
+        if name not in values:
+            raise KeyError(name)
+        return str(values[name])
+
+    try:
+        return re.sub(r"<(?:(\w+):)?(\w+)>", value, route)
+    except KeyError:
+        return None
+
+
+def _filter_queries(response: Any) -> list[str]:
+    """The query strings of every list-filter choice the changelist offers (and the date
+    hierarchy's, and each sortable column)."""
+    context = response.context
+    changelist = context.get("cl") if context else None
+    if changelist is None:
+        return []
+    queries = []
+    for spec in changelist.filter_specs:
+        for choice in spec.choices(changelist):
+            queries.append(choice["query_string"])
+    if changelist.date_hierarchy:
+        today = timezone.localdate()
+        name = changelist.date_hierarchy
+        queries.append(f"?{name}__year={today.year}")
+        queries.append(f"?{name}__year={today.year}&{name}__month={today.month}")
+        queries.append(
+            f"?{name}__year={today.year}&{name}__month={today.month}&{name}__day={today.day}"
+        )
+        queries.append(f"?{name}__year=junk&{name}__month=13")
+    for index in range(1, len(changelist.list_display) + 1):
+        queries.append(f"?o={index}")
+        queries.append(f"?o=-{index}")
+    queries += ["?p=2", "?p=junk", "?o=junk", "?all=", "?e=1", "?not_a_field=1"]
+    return sorted(set(queries))
+
+
+def crawl_model_admin(crawl: Crawl, model: Any, model_admin: Any, user: Any) -> None:
+    info = model._meta.app_label, model._meta.model_name
+    request = _request_for(user)
+    objects = _seeded_objects(model)
+    can_view = model_admin.has_view_or_change_permission(request)
+
+    changelist = reverse("admin:{}_{}_changelist".format(*info))
+    first = crawl.visit(changelist, expect=_allowed(can_view))
+    if first is not None and first.status_code == 200:
+        for query in _filter_queries(first):
+            crawl.visit(changelist + query, expect={200, 302})
+    for junk in JUNK_SEARCHES:
+        crawl.visit(changelist + "?" + urlencode({"q": junk}), expect=_allowed(can_view))
+
+    can_add = model_admin.has_add_permission(request)
+    add = reverse("admin:{}_{}_add".format(*info))
+    crawl.visit(add, expect=_allowed(can_add))
+    # An empty form posted: the form's errors, never a crash.
+    crawl.visit(add, method="post", expect={200, 403} if can_add else {403})
+
+    for obj in objects:
+        pk = obj.pk
+        can_see = model_admin.has_view_or_change_permission(request, obj)
+        crawl.visit(
+            reverse("admin:{}_{}_change".format(*info), args=[pk]), expect=_allowed(can_see)
+        )
+        crawl.visit(
+            reverse("admin:{}_{}_history".format(*info), args=[pk]), expect=_allowed(can_see)
+        )
+        crawl.visit(
+            reverse("admin:{}_{}_delete".format(*info), args=[pk]),
+            expect=_allowed(model_admin.has_delete_permission(request, obj)),
+        )
+
+    obj = objects[0]
+    for pattern in model_admin.get_urls():
+        if not isinstance(pattern, URLPattern):
+            continue
+        name = (pattern.name or "").removeprefix("{}_{}_".format(*info))
+        if name in STANDARD_VIEWS:
+            continue
+        route = _fill(str(pattern.pattern), {"object_id": obj.pk, "pk": obj.pk, "id": obj.pk})
+        if route is None:
+            crawl.problems.append(
+                f"{model._meta.label}: custom admin URL {pattern.pattern} has a parameter the "
+                "crawl cannot fill: teach _fill its name."
+            )
+            continue
+        url = changelist + route
+        crawl.visit(url)
+        # Custom views that take a form: an empty POST is answered, not crashed on.
+        crawl.visit(url, method="post")
+
+    crawl_actions(crawl, changelist, model_admin, objects, user)
+
+
+def crawl_actions(
+    crawl: Crawl, changelist: str, model_admin: Any, objects: list[Any], user: Any
+) -> None:
+    """POST the changelist's action form with one object selected, for each action the user
+    has (delete_selected shows its confirmation page; custom actions run)."""
+    actions = model_admin.get_actions(_request_for(user))
+    for name in actions:
+        expect = None
+        if name == "delete_selected":
+            expect = {200}
+        crawl.visit(
+            changelist,
+            method="post",
+            data={"action": name, "_selected_action": [str(objects[-1].pk)], "index": "0"},
+            expect=expect,
+        )
+
+
+def crawl_site_views(crawl: Crawl) -> None:
+    """The admin site's own views: index, app lists, password change, view-on-site, jsi18n,
+    autocomplete, and a URL no view has."""
+    registry = admin.site._registry
+    app_labels = sorted({model._meta.app_label for model in registry})
+    some_objects = [(model, model._default_manager.first()) for model in registry]
+    for pattern in admin.site.get_urls():
+        if not isinstance(pattern, URLPattern):
+            continue
+        if pattern.name == "logout":
+            continue  # a GET is refused (405) and a POST ends the crawl's session
+        if pattern.name == "app_list":
+            for label in app_labels:
+                crawl.visit(reverse("admin:app_list", args=[label]))
+            continue
+        if pattern.name == "view_on_site":
+            for model, obj in some_objects:
+                if obj is not None:
+                    content_type = ContentType.objects.get_for_model(model)
+                    crawl.visit(reverse("admin:view_on_site", args=[content_type.pk, obj.pk]))
+            continue
+        if pattern.name == "autocomplete":
+            base = reverse("admin:autocomplete")
+            crawl.visit(base)
+            crawl.visit(base + "?app_label=events&model_name=trigger&field_name=event&term=<x>")
+            continue
+        if pattern.name:
+            crawl.visit(reverse(f"admin:{pattern.name}"))
+        else:
+            # The catch-all that answers URLs no view has.
+            crawl.visit("/admin/no-such-page/")
+            crawl.visit("/admin/events/no-such-model/")
+
+
+@pytest.fixture
+def world(api, smtp_server) -> Seeded:
+    return seed_world(api, smtp_server)
+
+
+def run_crawl(who: str, user: Any, artifacts_dir: Any) -> Crawl:
+    client = Client()
+    client.force_login(user)
+    crawl = Crawl(client, who)
+    crawl_site_views(crawl)
+    for model, model_admin in admin.site._registry.items():
+        crawl_model_admin(crawl, model, model_admin, user)
+    (artifacts_dir / f"admin_crawl_urls_{who}.txt").write_text("\n".join(crawl.visited) + "\n")
+    return crawl
+
+
+def test_every_admin_page_answers_a_superuser_without_a_server_error(world, artifacts_dir):
+    crawl = run_crawl("superuser", world.superuser, artifacts_dir)
+
+    assert not crawl.problems, "\n".join(crawl.problems)
+    assert len(crawl.visited) > 300
+
+
+def test_every_admin_page_answers_a_marketer_as_its_permissions_say(world, artifacts_dir):
+    crawl = run_crawl("marketer", world.marketer, artifacts_dir)
+
+    assert not crawl.problems, "\n".join(crawl.problems)
+    # The pages the Marketers group exists for are open to it (not only "no 5xx").
+    visited = set(crawl.visited)
+    for url in [
+        "/admin/",
+        "/admin/streams/mailstream/",
+        f"/admin/streams/mailstream/{world.stream.pk}/change/",
+        "/admin/streams/mailstream/add/",
+        "/admin/events/contact/import/",
+        f"/admin/delivery/message/{world.messages['sent'].pk}/change/",
+        f"/admin/events/externalevent/{world.event.pk}/trigger-test/",
+    ]:
+        assert f"marketer\tGET\t{url}\t200" in visited, url
+
+
+def test_a_registered_model_without_seeded_objects_fails_the_crawl_with_a_clear_message(db):
+    from events.models import Trigger
+
+    with pytest.raises(pytest.fail.Exception, match="create one in tests/seeding.py"):
+        _seeded_objects(Trigger)
