@@ -6,6 +6,7 @@ import smtplib
 from dataclasses import dataclass
 
 from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
+from django.core.mail import BadHeaderError
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,14 @@ def classify(exc: BaseException) -> Failure:
         return Failure(not transient, f"ESP API error ({status or 'no response'}): {exc}")
     if isinstance(exc, AnymailError):
         return Failure(True, f"ESP refused the message: {exc}")
+    if isinstance(exc, BadHeaderError):
+        # Django refuses a header with a line break when it builds the message; the same
+        # stream and data build the same header on every retry.
+        return Failure(True, f"the message cannot be built: {exc}")
+    if isinstance(exc, ValueError):
+        # An address Django cannot encode, a header it refuses: building the MIME message
+        # failed and would fail again the same way.
+        return Failure(True, f"the message cannot be built: {type(exc).__name__}: {exc}")
     # Anything else is a defect or an outage we do not know; retrying is bounded by attempts.
     return Failure(False, f"{type(exc).__name__}: {exc}")
 

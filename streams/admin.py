@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -64,6 +64,11 @@ from streams.publishing import (
 from streams.rendering import TemplateProblem
 from streams.sanitizing import clean_template_html, describe_removed
 from streams.version_diff import diff_versions
+
+
+def _campaign_problem(exc: ValidationError, campaign: EmailCampaign) -> str:
+    problems = "; ".join(" ".join(errors) for errors in exc.message_dict.values())
+    return f"{problems} Fix it in the campaign “{campaign}” first, then copy it again."
 
 
 def _change_url(obj: Any) -> str:
@@ -121,14 +126,21 @@ class EmailCampaignAdmin(admin.ModelAdmin):
         if sender_domain_allowed(campaign.sender_email):
             initial["sender_email"] = campaign.sender_email
         form = CopyCampaignForm(request.POST or None, initial=initial)
+        stream = None
         if request.method == "POST" and form.is_valid():
-            stream = copy_campaign(
-                campaign,
-                event=form.cleaned_data["event"],
-                name=form.cleaned_data["name"],
-                sender_email=form.cleaned_data["sender_email"],
-                author=request.user,
-            )
+            try:
+                stream = copy_campaign(
+                    campaign,
+                    event=form.cleaned_data["event"],
+                    name=form.cleaned_data["name"],
+                    sender_email=form.cleaned_data["sender_email"],
+                    author=request.user,
+                )
+            except ValidationError as exc:
+                # The campaign holds a value a stream refuses (a sender name with a line
+                # break, stored before that was checked): say which, on the form.
+                form.add_error(None, _campaign_problem(exc, campaign))
+        if stream is not None:
             self.message_user(
                 request,
                 f"Created the draft mail stream “{stream}” from “{campaign}”. Check the "
@@ -388,10 +400,9 @@ class MailStreamAdmin(admin.ModelAdmin):
         def value(name: str) -> str:
             if form.is_bound:
                 return form.data.get(name, "")
-            initial = form.initial.get(name, form.fields[name].initial)
-            if name.startswith("sample_"):
-                return form.fields[name].prepare_value(initial)
-            return initial or ""
+            # The bound field resolves callable initials (the model's `default=dict` on the
+            # Add page) and writes JSON fields as the text the marketer would see.
+            return form[name].value() or ""
 
         names = ("subject", "html_source", "text", "sample_data", "sample_contact")
         return self._preview({name: value(name) for name in names}, form.instance.name)
@@ -542,7 +553,15 @@ class MailStreamAdmin(admin.ModelAdmin):
 
     @admin.action(description="Copy into a new draft stream", permissions=["add"])
     def copy_streams(self, request: HttpRequest, queryset: Any) -> HttpResponse | None:
-        copies = [copy_stream(stream, author=request.user) for stream in queryset]
+        copies = []
+        for stream in queryset:
+            try:
+                copies.append(copy_stream(stream, author=request.user))
+            except ValidationError as exc:
+                problems = "; ".join(" ".join(errors) for errors in exc.message_dict.values())
+                self.message_user(request, f"“{stream}” was not copied: {problems}", messages.ERROR)
+        if not copies:
+            return None
         if len(copies) == 1:
             self.message_user(request, f"Created the draft “{copies[0]}”.", messages.SUCCESS)
             return HttpResponseRedirect(_change_url(copies[0]))

@@ -1,3 +1,4 @@
+import re
 from email.utils import formataddr
 
 from django.conf import settings
@@ -7,11 +8,38 @@ from django.db.models import Q
 
 from streams.sanitizing import clean_template_html
 
+# CR and LF end a header line (a sender name with "\r\nBcc: …" would add a header); the
+# other characters Python's str.splitlines() treats as line ends are refused with them.
+_LINE_BREAK = re.compile("[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def has_line_break(value: str) -> bool:
+    return bool(value) and _LINE_BREAK.search(value) is not None
+
 
 def sender_domain_allowed(address: str) -> bool:
     """True when `address` is on one of the configured dedicated sender domains."""
+    if has_line_break(address):
+        # "x\r\nBcc: y@z\r\nme@example.com" ends in an allowed domain.
+        return False
     domain = address.rpartition("@")[2].lower()
     return bool(domain) and domain in settings.TRIGGERED_EMAIL_SENDER_DOMAINS
+
+
+def refuse_line_breaks(instance: object, labels: dict[str, str]) -> None:
+    """Raise ValidationError naming each field (of `labels`) whose value holds a line break.
+
+    These values become email headers; a line break would let one value add headers. Called
+    from clean() (forms show it by the field) and from save() (every other path: copies,
+    commands, scripts), because a stored one fails every send of the stream.
+    """
+    errors = {
+        name: f"The {label} must be on one line: remove the line break from {value!r}."
+        for name, label in labels.items()
+        if has_line_break(value := getattr(instance, name) or "")
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 class EmailCampaign(models.Model):
@@ -32,10 +60,20 @@ class EmailCampaign(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    HEADER_FIELDS = {
+        "subject": "subject",
+        "sender_name": "sender name",
+        "sender_email": "sender address",
+    }
+
     def save(self, *args, **kwargs) -> None:
+        refuse_line_breaks(self, self.HEADER_FIELDS)
         # Marketer-authored HTML is cleaned whenever it is saved (streams.sanitizing).
         self.html = clean_template_html(self.html)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        refuse_line_breaks(self, self.HEADER_FIELDS)
 
 
 def default_sample_contact() -> dict:
@@ -128,7 +166,14 @@ class MailStream(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    HEADER_FIELDS = {
+        "sender_name": "sender name",
+        "sender_email": "sender address",
+        "reply_to": "reply-to address",
+    }
+
     def save(self, *args, **kwargs) -> None:
+        refuse_line_breaks(self, self.HEADER_FIELDS)
         # Broadcasts go to many addresses at once: they run on the bulk lane, so they never
         # delay a time-critical message on the transactional one.
         if self.kind == self.Kind.BROADCAST:
@@ -163,6 +208,7 @@ class MailStream(models.Model):
         return problems
 
     def clean(self) -> None:
+        refuse_line_breaks(self, self.HEADER_FIELDS)
         if self.sender_email and not sender_domain_allowed(self.sender_email):
             domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
             raise ValidationError(
@@ -220,6 +266,9 @@ class StreamVersion(models.Model):
                 f"Version {self.number} of {self.stream} is published and cannot change; "
                 "write a new draft version instead."
             )
+        # The subject source becomes the Subject header (rendered subjects are joined into one
+        # line too, streams.rendering.clean_subject).
+        refuse_line_breaks(self, {"subject": "subject"})
         # Marketer-authored HTML is cleaned whenever it is saved (streams.sanitizing).
         self.html_source = clean_template_html(self.html_source)
         super().save(*args, **kwargs)

@@ -61,8 +61,22 @@ class TemplateProblem(ValueError):
         super().__init__(f"{where}: {message}{detail}")
 
 
+def plain(rendered: str) -> str:
+    """The rendered string as a plain `str`, never a SafeString.
+
+    Django's template render marks its result safe. A text part rendered without autoescape
+    holds event data verbatim (`<img onerror=…>` from a Shopify order), and an HTML part is a
+    whole document: either one printed into an admin page must be escaped there, so nothing
+    that leaves the renderer may claim to be safe. (`str(x)` keeps the subclass:
+    SafeString.__str__ returns itself.)
+    """
+    return str.__str__(rendered)
+
+
 @dataclass(frozen=True)
 class RenderedEmail:
+    """One recipient's email; every part is a plain `str` (see `plain`)."""
+
     subject: str
     html: str
     text: str
@@ -166,9 +180,9 @@ def contact_context(
 
 
 def render(compiled: CompiledVersion, context: dict[str, Any]) -> RenderedEmail:
-    html = compiled.html.render_data(context, autoescape=True) if compiled.html else ""
+    html = plain(compiled.html.render_data(context, autoescape=True)) if compiled.html else ""
     subject = clean_subject(compiled.subject.render_data(context, autoescape=False))
-    text = compiled.text.render_data(context, autoescape=False) if compiled.text else ""
+    text = plain(compiled.text.render_data(context, autoescape=False)) if compiled.text else ""
     return RenderedEmail(subject=subject, html=html, text=text)
 
 
@@ -190,7 +204,7 @@ def check_template(subject: str, html: str, text: str, context: dict[str, Any]) 
             continue
         try:
             template = _CHECK_ENGINES[autoescape].from_string(source)
-            parts[part] = template.render(Context(context, autoescape=autoescape))
+            parts[part] = plain(template.render(Context(context, autoescape=autoescape)))
         except (TemplateSyntaxError, VariableDoesNotExist) as exc:
             raise _problem(part, source, exc) from exc
         except Exception as exc:  # a filter failing on the sample data, for example
