@@ -188,7 +188,10 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
 
     # A failed message (permanent refusal: a hard bounce that also suppresses the address).
     Contact.objects.create(email="gone@example.org", first_name="Gone", external_id="ext-3")
-    smtp_server.rcpt_replies["gone@example.org"] = "550 5.1.1 user unknown"
+    # The MTA's reply becomes the message's last error, shown in the log and on the dashboard.
+    smtp_server.rcpt_replies["gone@example.org"] = "550 5.1.1 " + text(
+        "SMTP reply (message.last_error)", "user unknown"
+    )
     response = api.post(
         f"/api/v2/event/{event.pk}/trigger",
         {"key_id": "3", "external_id": "gone@example.org", "data": data},

@@ -172,6 +172,28 @@ def check_frames(browser: Any, path: str, expected: str) -> list[str]:
     return problems
 
 
+def check_live_preview(browser: Any, live_server: Any, path: str, hostile: Hostile) -> list[str]:
+    """Edit the draft on the stream editor: the live preview re-renders the hostile sample data
+    through the preview endpoint (JavaScript puts it into the page) and nothing may run."""
+    problems = check_page(browser, live_server, path, hostile)
+    text = browser.find_element(By.NAME, "text")
+    text.send_keys(" LIVE-CHECK")
+    try:
+        wait_in_browser(
+            browser,
+            lambda b: "LIVE-CHECK" in b.find_element(By.ID, "te-text").text,
+            timeout=10,
+        )
+    except Exception:
+        problems.append(f"{path}: the live preview did not re-render after an edit")
+    flag = browser.execute_script("return window.__xss;")
+    if flag is not None:
+        problems.append(f"{path} (live preview): script ran from {hostile.name(flag)!r}")
+    for value in browser.execute_script(INJECTED):
+        problems.append(f"{path} (live preview): a field was printed as markup: {value[:80]!r}")
+    return problems + check_frames(browser, path + " (live preview)", PREVIEW_MARK)
+
+
 def admin_pages(world: Seeded) -> list[str]:
     """Every changelist, and the change pages of the objects that hold hostile values."""
     pages = [f"/admin/{m._meta.app_label}/{m._meta.model_name}/" for m in admin.site._registry]
@@ -229,6 +251,8 @@ def hostile_world(api, smtp_server, live_server) -> tuple[Seeded, Hostile]:
     assert DeliveryEvent.objects.filter(user_agent__contains="onerror").exists()
     assert Contact.objects.filter(fields__city__icontains="<script>").exists()
     assert Message.objects.filter(data__note__icontains="<svg").exists()
+    assert Message.objects.filter(status="failed", last_error__contains="onerror").exists()
+    assert IntegrationCall.objects.filter(body_excerpt__contains="<script>").exists()
     return world, hostile
 
 
@@ -246,6 +270,8 @@ def test_hostile_values_run_nowhere_and_previews_still_show_the_email(
     for path in preview_pages(world):
         problems += check_page(browser, live_server, path, hostile)
         problems += check_frames(browser, path, PREVIEW_MARK)
+    editor = f"/admin/streams/mailstream/{world.stream.pk}/change/"
+    problems += check_live_preview(browser, live_server, editor, hostile)
     browser.save_screenshot(str(artifacts_dir / "hostile_values_stream_editor.png"))
 
     login(browser, live_server, world.marketer)
