@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urlencode
 
@@ -60,6 +61,86 @@ class Crawl:
                 f"{self.who} {method.upper()} {url}: HTTP {status}, expected {sorted(expect)}"
             )
         return response
+
+
+class FormValues(HTMLParser):
+    """What a browser would submit for the admin's change form as it is shown (`<form id=
+    "…_form">`): inputs, checked boxes, selected options (the first of a select without one),
+    textareas. File inputs and buttons are left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.data: list[tuple[str, str]] = []
+        self.in_form = False
+        self.select: str | None = None
+        self.select_multiple = False
+        self.select_first: str | None = None
+        self.select_chosen = False
+        self.option: dict[str, str] | None = None
+        self.option_text = ""
+        self.textarea: str | None = None
+        self.textarea_text = ""
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form" and a.get("id", "").endswith("_form"):
+            self.in_form = True
+        if not self.in_form:
+            return
+        name = a.get("name")
+        if tag == "input" and name:
+            kind = a.get("type", "text").lower()
+            if kind in ("submit", "button", "file", "image", "reset"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            self.data.append((name, a.get("value", "on" if kind == "checkbox" else "")))
+        elif tag == "select" and name:
+            self.select, self.select_multiple = name, "multiple" in a
+            self.select_first, self.select_chosen = None, False
+        elif tag == "option" and self.select:
+            self.option, self.option_text = a, ""
+        elif tag == "textarea" and name:
+            self.textarea, self.textarea_text = name, ""
+
+    def handle_data(self, data: str) -> None:
+        if self.textarea is not None:
+            self.textarea_text += data
+        if self.option is not None:
+            self.option_text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.in_form = False
+        elif tag == "option" and self.option is not None and self.select:
+            value = self.option.get("value", self.option_text)
+            if self.select_first is None:
+                self.select_first = value
+            if "selected" in self.option:
+                self.data.append((self.select, value))
+                self.select_chosen = True
+            self.option = None
+        elif tag == "select" and self.select:
+            if (
+                not self.select_chosen
+                and not self.select_multiple
+                and self.select_first is not None
+            ):
+                self.data.append((self.select, self.select_first))
+            self.select = None
+        elif tag == "textarea" and self.textarea is not None:
+            # The parser drops the newline right after <textarea>, as browsers do.
+            self.data.append((self.textarea, self.textarea_text.removeprefix("\n")))
+            self.textarea = None
+
+
+def form_as_shown(html: str) -> dict[str, list[str]]:
+    parser = FormValues()
+    parser.feed(html)
+    values: dict[str, list[str]] = {}
+    for name, value in parser.data:
+        values.setdefault(name, []).append(value)
+    return values
 
 
 def _request_for(user: Any) -> Any:
@@ -141,16 +222,23 @@ def crawl_model_admin(crawl: Crawl, model: Any, model_admin: Any, user: Any) -> 
 
     can_add = model_admin.has_add_permission(request)
     add = reverse("admin:{}_{}_add".format(*info))
-    crawl.visit(add, expect=_allowed(can_add))
+    shown = crawl.visit(add, expect=_allowed(can_add))
     # An empty form posted: the form's errors, never a crash.
     crawl.visit(add, method="post", expect={200, 403} if can_add else {403})
+    if shown is not None and shown.status_code == 200:
+        # The add form submitted as shown (defaults only): saved, or its errors shown.
+        crawl.visit(add, method="post", data=form_as_shown(shown.content.decode()))
 
     for obj in objects:
         pk = obj.pk
         can_see = model_admin.has_view_or_change_permission(request, obj)
-        crawl.visit(
-            reverse("admin:{}_{}_change".format(*info), args=[pk]), expect=_allowed(can_see)
-        )
+        change = reverse("admin:{}_{}_change".format(*info), args=[pk])
+        shown = crawl.visit(change, expect=_allowed(can_see))
+        if shown is not None and shown.status_code == 200 and "_form" in shown.content.decode():
+            # Saved unchanged, as a user clicking "Save" does: saved or errors, never a crash.
+            values = form_as_shown(shown.content.decode())
+            if values:
+                crawl.visit(change, method="post", data=values)
         crawl.visit(
             reverse("admin:{}_{}_history".format(*info), args=[pk]), expect=_allowed(can_see)
         )
