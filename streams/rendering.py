@@ -15,6 +15,7 @@ from django.template import Context, Engine, Template, TemplateSyntaxError
 from django.template.base import VariableDoesNotExist
 
 from streams.bounded_cache import BoundedCache
+from streams.safe_links import drop_unsafe_urls
 from streams.template_plain_render import PlainRenderTemplate
 
 
@@ -180,7 +181,11 @@ def contact_context(
 
 
 def render(compiled: CompiledVersion, context: dict[str, Any]) -> RenderedEmail:
-    html = plain(compiled.html.render_data(context, autoescape=True)) if compiled.html else ""
+    html = (
+        drop_unsafe_urls(plain(compiled.html.render_data(context, autoescape=True)))
+        if compiled.html
+        else ""
+    )
     subject = clean_subject(compiled.subject.render_data(context, autoescape=False))
     text = plain(compiled.text.render_data(context, autoescape=False)) if compiled.text else ""
     return RenderedEmail(subject=subject, html=html, text=text)
@@ -210,7 +215,9 @@ def check_template(subject: str, html: str, text: str, context: dict[str, Any]) 
         except Exception as exc:  # a filter failing on the sample data, for example
             raise _problem(part, source, exc) from exc
     return RenderedEmail(
-        subject=clean_subject(parts["subject"]), html=parts["HTML"], text=parts["text"]
+        subject=clean_subject(parts["subject"]),
+        html=drop_unsafe_urls(parts["HTML"]),
+        text=parts["text"],
     )
 
 

@@ -14,8 +14,14 @@ dropped. So, before bleach sees it:
 
 - template syntax is swapped for opaque tokens (streams.template_tokens, as for CSS inlining);
   tokens in text positions are wrapped in HTML comments, which html5lib never moves;
-- comments and `<style>` elements are set aside (their text scrubbed separately: no scripts,
-  handlers, `javascript:`, `expression()`, `@import`) and put back afterwards;
+- comments and `<style>` elements are set aside and put back afterwards. bleach never sees
+  inside them, so they are judged here: a comment is kept only when it is inert (no markup that
+  could run, no URL with a script scheme, no trick that ends it early such as `--!>` or
+  `<!-->`), checked after decoding entities and removing whitespace and control characters;
+  otherwise it is dropped whole (its template tags stay). Outlook's conditional comments
+  (`<!--[if mso]>…<![endif]-->`) are comments too and pass the same check. `<style>` text is
+  scrubbed (`@import`, `expression()`, `behavior:`), and dropped whole when its CSS, with
+  comments and escapes decoded, still holds anything dangerous;
 - the document is split into its head and body, each cleaned with its own allowlist, and the
   `<html>`, `<head>` and `<body>` tags keep only their harmless attributes.
 """
@@ -27,6 +33,7 @@ import dataclasses
 import re
 import secrets
 from collections.abc import Callable, Iterable
+from html import unescape as html_unescape
 
 import bleach
 from bleach.css_sanitizer import CSSSanitizer
@@ -121,13 +128,101 @@ CSS_PROPERTIES = frozenset(
 # --- scrubbing raw text (comments, <style> contents, style attributes) --------------------------
 
 _SCRIPT_ELEMENT = re.compile(r"<script\b.*?(?:</script\s*>|\Z)", re.IGNORECASE | re.DOTALL)
-_EVENT_HANDLER = re.compile(r"""\s+on[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*)""", re.IGNORECASE)
+# `on…=` wherever an attribute name can start: after whitespace, `/` (`<svg/onload=…>`) or a
+# quote (`<img src="x"/onerror=…>`, `<a title="a"onclick=…>`).
+_EVENT_HANDLER = re.compile(
+    r"""(?<![a-z0-9_.:-])on[a-z]+\s*=\s*(?:"[^"]*"|'[^']*'|[^\s>]*)""", re.IGNORECASE
+)
 _DANGEROUS_CSS = [
     (re.compile(r"@import[^;]*;?", re.IGNORECASE), ""),
     (re.compile(r"expression\s*\(", re.IGNORECASE), "invalid("),
     (re.compile(r"(?:-moz-binding|behavior)\s*:", re.IGNORECASE), "invalid:"),
 ]
 _DANGEROUS_URL = re.compile(r"(?:java|vb|live)script\s*:|data\s*:\s*text/html", re.IGNORECASE)
+
+
+# --- judging text bleach does not parse (comments, CSS) ----------------------------------------
+
+# Whitespace, control and invisible characters a browser skips inside a URL scheme or that
+# split a keyword for a naive check (`jav&#x09;ascript:`, `java\0script:`).
+_INVISIBLE = re.compile(
+    "[\x00-\x20\x7f-\xa0\u1680\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff]+"
+)
+_CSS_COMMENT = re.compile(r"/\*.*?(?:\*/|\Z)", re.DOTALL)
+_CSS_ESCAPE = re.compile(r"\\(?:([0-9a-fA-F]{1,6})\s?|(.))", re.DOTALL)
+_DANGEROUS_ELEMENT = re.compile(
+    r"<\s*/?\s*(?:script|iframe|frame|frameset|object|embed|applet|form|input|button|"
+    r"textarea|select|svg|math|base|link|meta|template|noscript|portal|isindex|import)\b",
+    re.IGNORECASE,
+)
+_HANDLER = re.compile(r"(?<![a-z0-9_.:-])on[a-z]+\s*=", re.IGNORECASE)
+# Checked on text without whitespace or control characters, lower case.
+_SCRIPT_SCHEME = re.compile(
+    r"(?:java|vb|live|mocha|j)script:|data:(?!image/(?:png|gif|jpe?g|webp)[;,])"
+)
+_DANGEROUS_CSS_SQUEEZED = re.compile(
+    r"expression\(|behaviou?r:|-moz-binding|binding:|@import(?:url\(|['\"])"
+)
+_CSS_URL_SCHEME = re.compile(r"url\(['\"]?([a-z][a-z0-9+.-]*):")
+_SAFE_CSS_URL_SCHEMES = frozenset({"http", "https", "cid"})
+
+
+def _decode_entities(text: str) -> str:
+    # `&amp;#106;` is only `&#106;` to a browser, but a check that decodes until nothing
+    # changes is never fooled by the encoding depth.
+    for _ in range(4):
+        decoded = html_unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _decode_css(text: str) -> str:
+    r"""CSS as a browser reads it: comments removed, `\6a` and `\j` escapes decoded."""
+
+    def char(match: re.Match) -> str:
+        if match.group(1):
+            code = int(match.group(1), 16)
+            return chr(code) if 0 < code <= 0x10FFFF else ""
+        return match.group(2)
+
+    return _CSS_ESCAPE.sub(char, _CSS_COMMENT.sub("", text))
+
+
+def css_is_dangerous(css: str) -> bool:
+    """True when CSS could run script or fetch a stylesheet or behaviour, however it is encoded."""
+    for variant in {css, _decode_entities(css)}:
+        squeezed = _INVISIBLE.sub("", _decode_css(variant)).lower()
+        if _DANGEROUS_CSS_SQUEEZED.search(squeezed) or _SCRIPT_SCHEME.search(squeezed):
+            return True
+        # Any data: URL left is an image (_SCRIPT_SCHEME refuses the others).
+        schemes = set(_CSS_URL_SCHEME.findall(squeezed)) - {"data"}
+        if schemes - _SAFE_CSS_URL_SCHEMES:
+            return True
+    return False
+
+
+def markup_is_dangerous(markup: str) -> bool:
+    """True when markup (a comment's content, say) holds anything that could run: an element
+    or handler that scripts, a script URL, dangerous CSS, in any encoding."""
+    decoded = _decode_entities(markup)
+    for variant in (markup, decoded):
+        if _DANGEROUS_ELEMENT.search(variant) or _HANDLER.search(variant):
+            return True
+        if _SCRIPT_SCHEME.search(_INVISIBLE.sub("", variant).lower()):
+            return True
+    return css_is_dangerous(decoded)
+
+
+def comment_is_inert(comment: str) -> bool:
+    """True for `<!--…-->` that a browser also reads as one comment, holding nothing that runs
+    (Outlook reads a conditional comment's content as markup)."""
+    inner = comment[4:-3]
+    if inner.startswith((">", "->")) or "--!>" in inner or "<!--" in inner:
+        # `<!-->` and `<!--->` end at once, `--!>` ends a comment too: what follows is live.
+        return False
+    return not markup_is_dangerous(inner)
 
 
 def remove_script_elements(html: str) -> str:
@@ -160,7 +255,9 @@ class EmailCSSSanitizer(CSSSanitizer):
         # spelling so a clean template comes back exactly as written.
         if _declarations(cleaned) == _declarations(style):
             cleaned = style.strip()
-        return scrub_raw_text(cleaned)
+        cleaned = scrub_raw_text(cleaned)
+        # What scrubbing cannot see (escapes, comments inside keywords) drops the whole style.
+        return "" if css_is_dangerous(cleaned) else cleaned
 
 
 def _declarations(style: str) -> list[str]:
@@ -263,6 +360,7 @@ _IMPLIED_TBODY = re.compile(r"</?tbody>")
 # html5lib writes boolean attributes it does not know as such (`<td nowrap>`) as `nowrap=""`.
 _EMPTY_BOOLEAN = re.compile(r'(\s(?:nowrap|noshade|compact))=""')
 _WRAPPED_TOKEN = re.compile(r"<!--(" + TEMPLATE_TOKEN.pattern + r")-->")
+_OUR_COMMENT = re.compile(r"<!--(?:" + TEMPLATE_TOKEN.pattern + r"|tekeep[0-9a-f]+n\d+x)-->")
 
 
 class _SetAside:
@@ -336,24 +434,42 @@ def clean_template_html(source: str) -> str:
         return source
     protected = protect(remove_script_elements(source))
     aside = _SetAside()
-    html = _COMMENT.sub(lambda m: aside.keep(scrub_raw_text(m.group(0))), protected.html)
-    html = _STYLE_ELEMENT.sub(
-        lambda m: aside.keep(
-            _clean_open_tag(m.group(1), "style") + scrub_raw_text(m.group(2)) + m.group(3)
-        ),
-        html,
-    )
+    html = _COMMENT.sub(lambda m: _keep_comment(aside, m.group(0)), protected.html)
+    html = _STYLE_ELEMENT.sub(lambda m: _keep_style(aside, m), html)
     # html5lib adds a <tbody> around rows written straight into a <table>; the author's own
     # <tbody> tags are set aside, so every <tbody> in bleach's output is one it added.
     html = _TBODY_OPEN.sub(lambda m: aside.keep(_clean_open_tag(m.group(0), "tbody")), html)
     html = _TBODY_CLOSE.sub(lambda m: aside.keep(m.group(0)), html)
     html = _wrap_text_tokens(html)
     html = _clean_document(html)
+    # Comments left now were not set aside by us (an unterminated `<!--`, `<!x>`, `<?x>`,
+    # which html5lib reads as comments): none of them is the author's layout.
+    html = _COMMENT.sub(lambda m: m.group(0) if _OUR_COMMENT.fullmatch(m.group(0)) else "", html)
     html = _IMPLIED_TBODY.sub("", html)
     html = _EMPTY_BOOLEAN.sub(r"\1", html)
     html = aside.put_back(html)
     html = _WRAPPED_TOKEN.sub(r"\1", html)
     return _restore_kept(protected, html)
+
+
+def _template_tags_in(piece: str) -> str:
+    # What is dropped goes without its markup, not without its template logic: a `{% if %}`
+    # inside a dropped comment still needs its `{% endif %}`.
+    return "".join(TEMPLATE_TOKEN.findall(piece))
+
+
+def _keep_comment(aside: _SetAside, comment: str) -> str:
+    if comment_is_inert(comment):
+        return aside.keep(comment)
+    return _template_tags_in(comment)
+
+
+def _keep_style(aside: _SetAside, match: re.Match) -> str:
+    css = scrub_raw_text(match.group(2))
+    if "<" in css or css_is_dangerous(css):
+        # `<` has no place in CSS: `</style/>` ends the element for a browser, not for us.
+        return _template_tags_in(match.group(0))
+    return aside.keep(_clean_open_tag(match.group(1), "style") + css + match.group(3))
 
 
 def _restore_kept(protected: ProtectedHtml, html: str) -> str:
@@ -422,7 +538,10 @@ def _clean_after_body(text: str) -> str:
 
 _REMOVAL_CHECKS = [
     (re.compile(r"<script\b", re.IGNORECASE), "script elements"),
-    (re.compile(r"<[^<>]*\son[a-z]+\s*=", re.IGNORECASE), "event-handler attributes (on…)"),
+    (
+        re.compile(r"""<[^<>]*[\s/"']on[a-z]+\s*=""", re.IGNORECASE),
+        "event-handler attributes (on…)",
+    ),
     (re.compile(r"(?:java|vb)script\s*:", re.IGNORECASE), "javascript: links"),
     (
         re.compile(r"<(?:iframe|frame|object|embed|form|input|button|svg|math|base|link)\b", re.I),
