@@ -16,6 +16,7 @@ from delivery.models import Message, RollupWatermark
 from delivery.rollups import COUNTED as CSV_COLUMNS
 from delivery.rollups import NAME as ROLLUP_NAME
 from streams.models import MailStream
+from triggered_email.numbers import ascii_int
 
 RECENT_FAILURES = 20
 
@@ -51,10 +52,10 @@ def _common(request: HttpRequest, span: stats.Range, problem: str) -> dict:
 
 @staff_member_required
 def overview(request: HttpRequest) -> HttpResponse:
-    if request.GET.get("stream", "").isdigit():
+    if ascii_int(request.GET.get("stream", "")) is not None:
         query = request.GET.copy()
-        stream_id = query.pop("stream")[0]
-        url = reverse("dashboard:stream", args=[int(stream_id)])
+        stream_id = ascii_int(query.pop("stream")[0])
+        url = reverse("dashboard:stream", args=[stream_id])
         return redirect(f"{url}?{query.urlencode()}" if query else url)
     span, problem = _span(request)
     context = _common(request, span, problem)

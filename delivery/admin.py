@@ -18,6 +18,7 @@ from delivery.queue import LANES
 from delivery.stream_control import release_held, resend_failed
 from delivery.suppressions import remove_suppression
 from streams.rendering import TemplateProblem
+from triggered_email.numbers import ascii_int
 
 
 class DeliveryEventInline(admin.TabularInline):
@@ -150,8 +151,9 @@ class MessageAdmin(admin.ModelAdmin):
             | Q(client_trigger_id=term)
             | Q(message_id__in={term, f"<{bare}>"})
         )
-        if term.lstrip("#").isdigit():
-            condition |= Q(pk=int(term.lstrip("#")))
+        number = ascii_int(term.lstrip("#"))
+        if number is not None:
+            condition |= Q(pk=number)
         return queryset.filter(condition), False
 
     @admin.display(description="version")

@@ -25,6 +25,7 @@ from delivery.outbox import (
     store_attachment,
     write_outbox,
 )
+from events.json_bodies import JsonBodyError, storable_entry
 from events.models import ApiCredential, Trigger
 from events.reply_codes import ReplyCode, ReplyError
 from events.triggering import (
@@ -36,6 +37,9 @@ from events.triggering import (
     parse_trigger_id,
 )
 from streams.models import MailStream
+from triggered_email.numbers import ascii_int
+
+MAX_ADDRESS_CHARS = 254
 
 
 @dataclass
@@ -54,7 +58,8 @@ class BroadcastResult:
 
 
 def get_broadcast_stream(stream_id: str) -> MailStream:
-    stream = MailStream.objects.filter(pk=int(stream_id)).first() if stream_id.isdigit() else None
+    number = ascii_int(stream_id)
+    stream = MailStream.objects.filter(pk=number).first() if number is not None else None
     if stream is None:
         raise ReplyError(
             ReplyCode.INVALID_STREAM,
@@ -75,14 +80,23 @@ def get_broadcast_stream(stream_id: str) -> MailStream:
     return stream
 
 
-def parse_recipient(entry: Any, shared_data: Mapping[str, Any] | None = None) -> BroadcastItem:
-    """One recipient: an address, or {"email", "data"?, "trigger_id"?, "attachment"?}."""
+def parse_recipient(
+    entry: Any, shared_data: Mapping[str, Any] | None = None, *, suspect: bool = True
+) -> BroadcastItem:
+    """One recipient: an address, or {"email", "data"?, "trigger_id"?, "attachment"?}.
+
+    `suspect`: the body may hold NaN/Infinity (json_bodies.may_hold_non_finite).
+    """
     if isinstance(entry, str):
         entry = {"email": entry}
     if not isinstance(entry, dict):
         raise ReplyError(
             ReplyCode.INVALID_RECIPIENT, 'each recipient is an address or {"email": …, "data": …}'
         )
+    try:
+        entry = storable_entry(entry, suspect=suspect)
+    except JsonBodyError as exc:
+        raise ReplyError(ReplyCode.INVALID_DATA_JSON, str(exc)) from exc
     check_event_size(entry)
     email = entry.get("email")
     if not isinstance(email, str) or not email.strip():
@@ -91,7 +105,15 @@ def parse_recipient(entry: Any, shared_data: Mapping[str, Any] | None = None) ->
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise ReplyError(ReplyCode.INVALID_RECIPIENT, f"{email!r} is not a valid address") from exc
+        raise ReplyError(
+            ReplyCode.INVALID_RECIPIENT, f"{email[:100]!r} is not a valid address"
+        ) from exc
+    # Valid addresses go up to 320 characters; the outbox column (RFC 5321's path limit) is 254.
+    if len(email) > MAX_ADDRESS_CHARS:
+        raise ReplyError(
+            ReplyCode.INVALID_RECIPIENT,
+            f"the address is {len(email)} characters long; at most {MAX_ADDRESS_CHARS} can be sent",
+        )
     data = parse_data(entry.get("data"))
     if shared_data:
         data = {**shared_data, **data}
@@ -103,11 +125,16 @@ def parse_recipient(entry: Any, shared_data: Mapping[str, Any] | None = None) ->
     )
 
 
-def parse_broadcast(body: Mapping[str, Any]) -> tuple[list[BroadcastItem], list[ItemError]]:
-    """The recipients of a broadcast call, and the errors of those that cannot be sent."""
+def parse_broadcast(
+    body: Mapping[str, Any], *, suspect: bool = True
+) -> tuple[list[BroadcastItem], list[ItemError]]:
+    """The recipients of a broadcast call, and the errors of those that cannot be sent.
+
+    `suspect`: the body may hold NaN/Infinity (json_bodies.may_hold_non_finite).
+    """
     if "recipients" not in body:
         # Emarsys' single-recipient shape: a bad address refuses the whole call.
-        return [parse_recipient(body)], []
+        return [parse_recipient(body, suspect=suspect)], []
     recipients = body["recipients"]
     if not isinstance(recipients, list) or not recipients:
         raise ReplyError(ReplyCode.INVALID_FIELD, "recipients must be a non-empty list.")
@@ -117,12 +144,15 @@ def parse_broadcast(body: Mapping[str, Any]) -> tuple[list[BroadcastItem], list[
             f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH} "
             f"({len(recipients)} recipients): split it into several requests.",
         )
-    shared = parse_data(body.get("data"))
+    try:
+        shared = parse_data(storable_entry({"data": body.get("data")}, suspect=suspect)["data"])
+    except JsonBodyError as exc:
+        raise ReplyError(ReplyCode.INVALID_DATA_JSON, str(exc)) from exc
     items: list[BroadcastItem] = []
     errors: list[ItemError] = []
     for index, entry in enumerate(recipients):
         try:
-            items.append(parse_recipient(entry, shared))
+            items.append(parse_recipient(entry, shared, suspect=suspect))
         except ReplyError as exc:
             label = entry.get("email") if isinstance(entry, dict) else entry
             label = label if isinstance(label, str) and label.strip() else f"#{index}"

@@ -13,6 +13,7 @@ from django.core.validators import validate_email
 from django.db import transaction
 
 from events.models import Contact
+from triggered_email.numbers import ascii_int
 from triggered_email.row_lookup import rows_where_in
 
 
@@ -60,7 +61,8 @@ def find_contacts(
     found: dict[str, list[Contact]] = defaultdict(list)
     if key_field is KeyField.ID:
         # Beyond a bigint no contact can match, and SQLite would refuse the value.
-        keys: set[Any] = {int(v) for v in wanted if v.isdigit() and int(v) < 2**63}
+        numbers = (ascii_int(v) for v in wanted)
+        keys: set[Any] = {n for n in numbers if n is not None}
     else:
         keys = wanted
     # Written once per process (triggered_email.row_lookup): every trigger call runs this.
@@ -122,6 +124,16 @@ def _opt_in(value: Any) -> bool | None:
     raise ContactDataError("field 31 (opt_in) must be 1 (yes) or 2 (no)")
 
 
+def _check_lengths(contact: Contact) -> None:
+    # An address may pass validation at up to 320 characters; the columns are shorter, and
+    # PostgreSQL refuses (500) what SQLite would store.
+    for name in ("email", "external_id"):
+        value = getattr(contact, name) or ""
+        limit = Contact._meta.get_field(name).max_length
+        if len(value) > limit:
+            raise ContactDataError(f"{name} is longer than {limit} characters")
+
+
 def upsert_contact(key_field: KeyField, key_value: str, changes: ContactChanges) -> Contact:
     """Update the contact with this key, or create it. Raises ContactDataError on conflicts."""
     with transaction.atomic():
@@ -140,6 +152,7 @@ def upsert_contact(key_field: KeyField, key_value: str, changes: ContactChanges)
         contact.fields = {**contact.fields, **changes.extra}
         if not contact.email:
             raise ContactDataError("a new contact needs an email address (field 3)")
+        _check_lengths(contact)
         if (
             contact.external_id
             and Contact.objects.filter(external_id=contact.external_id)

@@ -12,7 +12,6 @@ contact database (and its API) stays the source of truth. The other policy refus
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,7 +32,14 @@ from events.contacts import (
 )
 from events.integrations_models import Integration, IntegrationCall
 from events.integrations_signatures import SignatureError, verify_signature
-from events.json_bodies import unstorable_character
+from events.json_bodies import (
+    JsonBodyError,
+    load_json,
+    may_hold_non_finite,
+    non_finite_path,
+    non_finite_text,
+    unstorable_character,
+)
 from events.json_paths import read_path
 from events.models import Contact, Trigger
 from events.reply_codes import ReplyCode, ReplyError
@@ -121,9 +127,9 @@ def receive_call(
 
 def parse_body(body: bytes) -> dict[str, Any]:
     try:
-        document = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Refusal(Outcome.INVALID_BODY, 400, f"The body is not valid JSON: {exc}") from exc
+        document = load_json(body)
+    except JsonBodyError as exc:
+        raise Refusal(Outcome.INVALID_BODY, 400, f"The body is {exc}") from exc
     if not isinstance(document, dict):
         raise Refusal(
             Outcome.INVALID_BODY,
@@ -133,6 +139,10 @@ def parse_body(body: bytes) -> dict[str, Any]:
     unstorable = unstorable_character(body, document)
     if unstorable:
         raise Refusal(Outcome.INVALID_BODY, 400, f"The body contains {unstorable}: remove it.")
+    # The mapped data is stored (jsonb): refuse what it cannot hold rather than fail at INSERT.
+    path = non_finite_path(document) if may_hold_non_finite(body) else None
+    if path is not None:
+        raise Refusal(Outcome.INVALID_BODY, 400, non_finite_text(path))
     return document
 
 

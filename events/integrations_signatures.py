@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from events.integrations_models import Integration
+from triggered_email.numbers import ascii_int
 
 SHOPIFY_HEADER = "X-Shopify-Hmac-Sha256"
 STRIPE_HEADER = "Stripe-Signature"
@@ -97,11 +98,13 @@ def _verify_stripe(
     """
     value = _header(headers, STRIPE_HEADER)
     timestamp = None
+    signed_time = ""
     signatures: list[bytes] = []
     for item in value.split(","):
         key, _, raw = item.strip().partition("=")
-        if key == "t" and raw.isdigit():
-            timestamp = int(raw)
+        # Unix seconds in ASCII digits; "t=²" or a 400-digit number is no timestamp at all.
+        if key == "t" and (seconds := ascii_int(raw)) is not None:
+            timestamp, signed_time = seconds, raw
         elif key == "v1":
             try:
                 signatures.append(bytes.fromhex(raw))
@@ -117,6 +120,7 @@ def _verify_stripe(
             f"The {STRIPE_HEADER} timestamp is {int(age)} s away from now, more than the "
             f"tolerance of {integration.tolerance_seconds} s: refused as a possible replay."
         )
-    payload = str(timestamp).encode() + b"." + body
+    # Signed as sent: "t=0123" is signed over "0123", not over "123".
+    payload = signed_time.encode() + b"." + body
     if not _matches(signatures, secrets, payload):
         raise SignatureError(f"No v1 signature in {STRIPE_HEADER} matches the body.")

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from triggered_email.numbers import ascii_int
+
 _MISSING = object()
 _PATH = re.compile(r"^[A-Za-z0-9_\-$@]+(\.[A-Za-z0-9_\-$@]+)*$")
 
@@ -35,8 +37,8 @@ def _resolve(document: Any, path: str) -> Any:
     for part in path.split("."):
         if isinstance(value, dict):
             value = value.get(part, _MISSING)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
+        elif isinstance(value, list) and (index := ascii_int(part, len(value) - 1)) is not None:
+            value = value[index]
         else:
             return _MISSING
         if value is _MISSING:

@@ -35,6 +35,7 @@ from events.models import ExternalEvent, Trigger
 from events.programs_conditions import evaluate
 from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
 from events.programs_queue import hand_over_on_commit
+from triggered_email.numbers import ascii_int
 
 logger = logging.getLogger(__name__)
 
@@ -312,8 +313,10 @@ def _moment(raw: Any) -> datetime | None:
         return datetime.fromtimestamp(raw, tz=UTC)
     if isinstance(raw, str):
         text = raw.strip()
-        if text.isdigit():
-            return datetime.fromtimestamp(int(text), tz=UTC)
+        # Up to the end of year 9999: datetime cannot hold a later time.
+        seconds = ascii_int(text, maximum=253_402_300_799)
+        if seconds is not None:
+            return datetime.fromtimestamp(seconds, tz=UTC)
         try:
             parsed = parse_datetime(text.replace("Z", "+00:00"))
         except ValueError:

@@ -28,7 +28,10 @@ class ReplyCode(IntEnum):
     METHOD_NOT_ALLOWED = 1004
     IDEMPOTENCY_KEY_REUSED = 1005
     IDEMPOTENCY_KEY_IN_PROGRESS = 1006
+    # Emarsys answers a body that is not sent as application/json with 1007.
     UNSUPPORTED_MEDIA_TYPE = 1007
+    LENGTH_REQUIRED = 1008
+    INTERNAL_ERROR = 1009
     INVALID_CONTACT_DATA = 2011
     EVENT_NAME_TAKEN = 5002
     EVENT_IN_USE = 5006

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from streams.models import MailStream
+from triggered_email.numbers import ascii_int
 
 
 class StreamNotFound(LookupError):
@@ -13,8 +14,9 @@ def find_stream(id_or_name: str) -> MailStream:
     """The stream with this id, else the one with this name."""
     value = id_or_name.strip()
     stream = None
-    if value.isdigit():
-        stream = MailStream.objects.filter(pk=int(value)).first()
+    number = ascii_int(value)
+    if number is not None:
+        stream = MailStream.objects.filter(pk=number).first()
     if stream is None:
         stream = MailStream.objects.filter(name=value).first()
     if stream is None:

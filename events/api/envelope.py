@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -10,6 +11,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 
 from events.reply_codes import ReplyCode, ReplyError
+
+logger = logging.getLogger(__name__)
 
 
 def envelope(code: int, text: str, data: Any = "") -> dict[str, Any]:
@@ -32,7 +35,7 @@ def _auth_text(exc: exceptions.APIException) -> str:
     )
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """Every error of the API in the envelope, with a reply code; never an HTML page."""
     if isinstance(exc, ReplyError):
         return refusal(exc)
@@ -75,4 +78,16 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(envelope(ReplyCode.UNAUTHORIZED, str(exc.detail)), status=403)
     if isinstance(exc, exceptions.APIException):
         return Response(envelope(ReplyCode.INVALID_FIELD, str(exc.detail)), status=exc.status_code)
-    return None
+    # A bug: answered in the envelope (clients parse JSON), logged with its traceback for us.
+    # The view's work ran in a transaction (ApiView.atomic), so nothing of it is left behind.
+    request = context.get("request")
+    where = f"{request.method} {request.path}" if request is not None else "an API call"
+    logger.error("Unexpected error answering %s", where, exc_info=exc)
+    return Response(
+        envelope(
+            ReplyCode.INTERNAL_ERROR,
+            "Internal error: the call was not completed. Retry later; if it persists, report "
+            "the time of the call to the operator (the error is logged).",
+        ),
+        status=500,
+    )

@@ -21,20 +21,31 @@ from events.contacts import (
     parse_key_field,
     upsert_contact,
 )
+from events.json_bodies import JsonBodyError, may_hold_non_finite, storable_entry
 from events.models import ExternalEvent
 from events.reply_codes import ReplyCode, ReplyError
 from events.triggering import ItemError, TriggerResult, parse_item, trigger_event
+from triggered_email.numbers import ascii_int
 from triggered_email.row_lookup import first_where
 
 
 def get_event(event_id: str) -> ExternalEvent:
-    event = first_where(ExternalEvent, id=int(event_id)) if event_id.isdigit() else None
+    number = ascii_int(event_id)
+    event = first_where(ExternalEvent, id=number) if number is not None else None
     if event is None:
         raise ReplyError(
             ReplyCode.INVALID_EVENT,
             f"Invalid event id: {event_id}. GET /api/v2/event lists the events.",
         )
     return event
+
+
+def checked_entry(entry: dict[str, Any], code: ReplyCode, suspect: bool) -> dict[str, Any]:
+    """The entry ready to store (see storable_entry), or a ReplyError with `code` saying why."""
+    try:
+        return storable_entry(entry, suspect=suspect)
+    except JsonBodyError as exc:
+        raise ReplyError(code, str(exc)) from exc
 
 
 def require_key_field(body: dict[str, Any]) -> KeyField:
@@ -105,8 +116,10 @@ class EventTriggerView(ApiView):
         event = get_event(event_id)
         key_field = require_key_field(body)
         key = request.META.get("HTTP_IDEMPOTENCY_KEY", "")
+        suspect = may_hold_non_finite(request.body)
         if "contacts" not in body:
-            item = parse_item(body, key_field, raw_size=len(request.body))
+            entry = checked_entry(body, ReplyCode.INVALID_DATA_JSON, suspect)
+            item = parse_item(entry, key_field, raw_size=len(request.body))
             result = trigger_event(
                 event,
                 key_field,
@@ -124,6 +137,7 @@ class EventTriggerView(ApiView):
         bound = len(request.body) if len(request.body) <= settings.API_MAX_EVENT_BYTES else None
         for index, entry in batch_entries(body["contacts"], errors):
             try:
+                entry = checked_entry(entry, ReplyCode.INVALID_DATA_JSON, suspect)
                 items.append(parse_item(entry, key_field, raw_size=bound))
             except ReplyError as exc:
                 label = normalise_key_value(key_field, entry.get("external_id")) or f"#{index}"
@@ -250,6 +264,7 @@ class ContactView(ApiView):
         }[key_field]
         ids: list[str] = []
         errors: list[ItemError] = []
+        suspect = may_hold_non_finite(request.body)
         for index, entry in batch_entries(entries, errors):
             raw_key = next((entry[n] for n in key_names if n in entry), None)
             key = normalise_key_value(key_field, raw_key)
@@ -263,7 +278,11 @@ class ContactView(ApiView):
                 )
                 continue
             try:
+                entry = checked_entry(entry, ReplyCode.INVALID_CONTACT_DATA, suspect)
                 contact = upsert_contact(key_field, key, parse_contact_fields(entry))
+            except ReplyError as exc:
+                errors.append(ItemError(key, exc.code, exc.text))
+                continue
             except ContactDataError as exc:
                 errors.append(ItemError(key, ReplyCode.INVALID_CONTACT_DATA, str(exc)))
                 continue
@@ -289,7 +308,7 @@ class BroadcastView(ApiView):
     def _broadcast(self, request: Request, stream_id: str) -> Response:
         body = self.json_object(request)
         stream = get_broadcast_stream(stream_id)
-        items, errors = parse_broadcast(body)
+        items, errors = parse_broadcast(body, suspect=may_hold_non_finite(request.body))
         result = broadcast(
             stream,
             items,
@@ -322,7 +341,8 @@ class MessageView(ApiView):
     """GET /api/v2/message/{id} — status, stream, version, timestamps and the event timeline."""
 
     def get(self, request: Request, message_id: str) -> Response:
-        status = message_status(int(message_id)) if message_id.isdigit() else None
+        number = ascii_int(message_id)
+        status = message_status(number) if number is not None else None
         if status is None:
             raise ReplyError(
                 ReplyCode.NOT_FOUND,

@@ -1,4 +1,5 @@
-from django.urls import path
+from django.urls import path, re_path
+from django.views.decorators.csrf import csrf_exempt
 
 from events.hooks import views
 
@@ -6,4 +7,6 @@ app_name = "hooks"
 
 urlpatterns = [
     path("<slug:slug>/", views.receive_hook, name="receive"),
+    # Any other URL here answers like an unknown slug (JSON), not with the site's HTML 404.
+    re_path(r"^(?P<rest>.*)$", csrf_exempt(views.unknown_hook), name="unknown"),
 ]

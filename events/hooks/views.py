@@ -7,17 +7,33 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from events.integrations import receive_call
+from events.json_bodies import BodyFramingError, declared_length
+
+
+def _refused(status: int, outcome: str, detail: str, **headers: str) -> JsonResponse:
+    response = JsonResponse({"outcome": outcome, "detail": detail}, status=status)
+    for name, value in headers.items():
+        response[name] = value
+    return response
 
 
 @csrf_exempt
-@require_POST
 def receive_hook(request: HttpRequest, slug: str) -> JsonResponse:
+    if request.method != "POST":
+        return _refused(
+            405,
+            "method_not_allowed",
+            f"{request.method} is not accepted here: senders POST their webhook calls.",
+            Allow="POST",
+        )
     limit = settings.INTEGRATION_MAX_BODY_BYTES
-    length = request.META.get("CONTENT_LENGTH") or "0"
-    size = int(length) if length.isdigit() else 0
+    try:
+        size = declared_length(request.META) or 0
+    except BodyFramingError as exc:
+        outcome = "length_required" if exc.http_status == 411 else "invalid_body"
+        return _refused(exc.http_status, outcome, exc.text)
     body = b""
     # A body declared too large is refused without reading it into memory.
     if size <= limit:
@@ -27,7 +43,15 @@ def receive_hook(request: HttpRequest, slug: str) -> JsonResponse:
             size = limit + 1
     answer = receive_call(slug, request.headers, body, size=max(size, len(body)))
     if answer is None:
-        return JsonResponse(
-            {"outcome": "not_found", "detail": "No integration at this URL."}, status=404
-        )
+        return _refused(404, "not_found", "No integration at this URL: check the slug.")
     return JsonResponse(answer.body(), status=answer.http_status)
+
+
+def unknown_hook(request: HttpRequest, rest: str = "") -> JsonResponse:
+    """Anything under /hooks/ that is not /hooks/<slug>/ (slugs are ASCII letters, digits, -, _)."""
+    return _refused(
+        404,
+        "not_found",
+        "No integration at this URL: hook URLs look like /hooks/<slug>/ (with the trailing "
+        "slash), where <slug> is the integration's slug (letters, digits, - and _).",
+    )
