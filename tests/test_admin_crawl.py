@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.contenttypes.models import ContentType
@@ -23,6 +24,7 @@ from django.urls import URLPattern, reverse
 from django.utils import timezone
 
 from events.models import ExternalEvent
+from streams.marketers import MARKETER_PERMISSIONS
 from tests.seeding import Seeded, seed_world
 
 pytestmark = pytest.mark.django_db
@@ -345,6 +347,8 @@ def test_every_admin_page_answers_a_superuser_without_a_server_error(world, arti
 
 
 def test_every_admin_page_answers_a_marketer_as_its_permissions_say(world, artifacts_dir):
+    # The objects as seeded (actions the crawl runs, such as copying streams, add more).
+    seeded = {model: _seeded_objects(model) for model in admin.site._registry}
     crawl = run_crawl("marketer", world.marketer, artifacts_dir)
 
     assert not crawl.problems, "\n".join(crawl.problems)
@@ -360,6 +364,20 @@ def test_every_admin_page_answers_a_marketer_as_its_permissions_say(world, artif
         f"/admin/events/externalevent/{ExternalEvent.objects.order_by('-pk')[0].pk}/trigger-test/",
     ]:
         assert f"marketer\tGET\t{url}\t200" in visited, url
+    # And every page the group's permissions name: view/change → the list and each object's
+    # page, add → the add form (for registered models; inlines are opened with their parent).
+    for app_label, codename in MARKETER_PERMISSIONS:
+        action, model_name = codename.split("_", 1)
+        model = apps.get_model(app_label, model_name)
+        if model not in admin.site._registry:
+            continue
+        base = f"/admin/{app_label}/{model_name}/"
+        if action in ("view", "change"):
+            assert f"marketer\tGET\t{base}\t200" in visited, base
+            for obj in seeded[model]:
+                assert f"marketer\tGET\t{base}{obj.pk}/change/\t200" in visited, (base, obj.pk)
+        if action == "add":
+            assert f"marketer\tGET\t{base}add/\t200" in visited, base
 
 
 def test_a_registered_model_without_seeded_objects_fails_the_crawl_with_a_clear_message(db):

@@ -2,7 +2,7 @@
 
 Each field gets its own marker number N inside payloads that would set `window.__xss = N`
 (`<img onerror>`, `"><svg onload>`, `</textarea><script>`, `javascript:` URLs), plus template
-syntax (`{{7*1911}}` must never turn into 13377), a long string and RTL/zero-width characters.
+syntax (`{{'ZZ'|add:'QQ'}}` must never turn into ZZQQ), a long string and RTL/zero-width characters.
 On every page the test checks that no dialog opened, that `window.__xss` stays undefined, that
 no element carrying a payload made it into the DOM as markup (so a Content-Security-Policy that
 blocks the script does not hide an escaping bug), and that preview iframes show the email.
@@ -33,7 +33,9 @@ from tests.seeding import PREVIEW_MARK, Seeded, seed_world
 
 pytestmark = pytest.mark.browser
 
-EVALUATED = "13377"  # what {{7*1911}} becomes if data is ever rendered as a template
+# What {{'ZZ'|add:'QQ'}} becomes if data is ever rendered as a template (a string no chart
+# coordinate or port number can produce by chance).
+EVALUATED = "ZZQQ"
 
 
 class Hostile:
@@ -56,7 +58,7 @@ class Hostile:
         ]
         if "subject" not in key:
             # Subjects are templates by design; everywhere else template syntax is data.
-            parts.insert(1, "{{7*1911}}{% if 1 %}T{% endif %}")
+            parts.insert(1, "{{'ZZ'|add:'QQ'}}{% if 1 %}T{% endif %}")
         if key.endswith("url"):
             parts.insert(0, f"javascript:{set_flag}//")
         if "note" in key or "city" in key:
@@ -130,10 +132,10 @@ def check_page(browser: Any, live_server: Any, path: str, hostile: Hostile) -> l
     for value in injected:
         marker = value.split("__xss=")[-1].split("<")[0].split("'")[0].split("/")[0]
         problems.append(f"{path}: the field {hostile.name(marker)!r} was printed as markup")
-    if EVALUATED in source.replace(live_server.url, ""):
+    if EVALUATED in source:
         at = source.index(EVALUATED)
         problems.append(
-            f"{path}: {{{{7*1911}}}} in a value was evaluated as a template: "
+            f"{path}: template syntax in a value was evaluated: "
             f"{source[max(at - 120, 0) : at + 20]!r}"
         )
     if "/login/" in browser.current_url:
@@ -168,7 +170,7 @@ def check_frames(browser: Any, path: str, expected: str) -> list[str]:
         finally:
             browser.switch_to.default_content()
         if text and EVALUATED in text:
-            problems.append(f"{path}: iframe {index} evaluated {{{{7*1911}}}} from the data")
+            problems.append(f"{path}: iframe {index} evaluated template syntax from the data")
     return problems
 
 
