@@ -8,8 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -79,7 +78,11 @@ class ExternalEventAdmin(admin.ModelAdmin):
         return request.user.has_perm("streams.change_mailstream")
 
     def trigger_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = get_object_or_404(ExternalEvent, pk=object_id)
+        # get_object answers None for an id that is not a number (a mistyped or stale link),
+        # where a lookup by pk would raise and answer 500.
+        event = self.get_object(request, object_id)
+        if event is None:
+            raise Http404(f"No external event with id {object_id!r}.")
         if not self.has_test_permission(request):
             raise PermissionDenied
         streams = list(event.streams.all())

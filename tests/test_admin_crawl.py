@@ -33,6 +33,20 @@ pytestmark = pytest.mark.django_db
 STANDARD_VIEWS = {"changelist", "add", "history", "delete", "change"}
 # Objects per model whose change/history/delete pages are opened (messages: one per status).
 OBJECTS_PER_MODEL = 12
+# 500s in files this module's author does not own, reported to the lead (URL pattern → bug).
+# The crawl still visits these URLs; test_known_bugs_answer_404 below fails (XPASS, strict)
+# once they are fixed, so this list cannot outlive the bugs.
+KNOWN_BUGS = {
+    r"/admin/streams/emailcampaign/(?!-?\d+/)[^/]+/copy-to-stream/": (
+        "streams/admin.py EmailCampaignAdmin.copy_view: get_object_or_404(pk=object_id) "
+        "raises ValueError for a non-numeric id (500); use self.get_object()"
+    ),
+    r"/admin/streams/mailstream/(?!-?\d+/)[^/]+/(publish|launch|pause|resume|send-test)/": (
+        "streams/admin.py MailStreamAdmin._stream_for_action: get_object_or_404(pk=object_id) "
+        "raises ValueError for a non-numeric id (500); use self.get_object()"
+    ),
+}
+JUNK_IDS = ["junk", "99999999999999999999", "-1", "1.5", "%F0%9F%92%A5"]
 JUNK_SEARCHES = ["<script>x</script>'\"%_\\", "#99999999999999999999", "x" * 3000, "\u202e\u200b"]
 
 
@@ -51,8 +65,9 @@ class Crawl:
         try:
             response = getattr(self.client, method)(url, data=data or {})
         except Exception as exc:  # an exception the test client re-raises is a 500
-            self.problems.append(f"{self.who} {method.upper()} {url}: raised {exc!r}")
-            self.visited.append(f"{self.who}\t{method.upper()}\t{url}\tEXC")
+            self.visited.append(f"{self.who}\t{method.upper()}\t{url}\t500")
+            if not any(re.search(bug, url) for bug in KNOWN_BUGS):
+                self.problems.append(f"{self.who} {method.upper()} {url}: raised {exc!r}")
             return None
         status = response.status_code
         self.visited.append(f"{self.who}\t{method.upper()}\t{url}\t{status}")
@@ -231,6 +246,10 @@ def crawl_model_admin(crawl: Crawl, model: Any, model_admin: Any, user: Any) -> 
         # The add form submitted as shown (defaults only): saved, or its errors shown.
         crawl.visit(add, method="post", data=form_as_shown(shown.content.decode()))
 
+    for junk in JUNK_IDS:
+        # A mistyped or stale link: a redirect or a 404, never a crash.
+        for view in ("change", "history", "delete"):
+            crawl.visit(changelist + f"{junk}/{view}/")
     for obj in objects:
         pk = obj.pk
         can_see = model_admin.has_view_or_change_permission(request, obj)
@@ -267,6 +286,11 @@ def crawl_model_admin(crawl: Crawl, model: Any, model_admin: Any, user: Any) -> 
         crawl.visit(url)
         # Custom views that take a form: an empty POST is answered, not crashed on.
         crawl.visit(url, method="post")
+        for junk in JUNK_IDS:
+            junk_route = _fill(str(pattern.pattern), {"object_id": junk, "pk": junk, "id": junk})
+            if junk_route and junk_route != route:
+                crawl.visit(changelist + junk_route)
+                crawl.visit(changelist + junk_route, method="post")
 
     crawl_actions(crawl, changelist, model_admin, objects, user)
 
@@ -385,3 +409,34 @@ def test_a_registered_model_without_seeded_objects_fails_the_crawl_with_a_clear_
 
     with pytest.raises(pytest.fail.Exception, match=r"create one in tests/seeding\.py"):
         _seeded_objects(Trigger)
+
+
+@pytest.mark.parametrize(
+    "method, url",
+    [
+        ("get", "/admin/events/externalevent/junk/trigger-test/"),
+        ("get", "/admin/events/externalevent/1.5/trigger-test/"),
+        *(
+            pytest.param(
+                method,
+                url,
+                marks=pytest.mark.xfail(
+                    strict=True,
+                    raises=ValueError,
+                    reason=next(
+                        bug for pattern, bug in KNOWN_BUGS.items() if re.search(pattern, url)
+                    ),
+                ),
+            )
+            for method, url in [
+                ("get", "/admin/streams/emailcampaign/junk/copy-to-stream/"),
+                ("get", "/admin/streams/mailstream/junk/send-test/"),
+                ("post", "/admin/streams/mailstream/junk/publish/"),
+            ]
+        ),
+    ],
+)
+def test_a_custom_admin_url_with_an_id_that_is_not_a_number_answers_404(method, url, admin_client):
+    response = getattr(admin_client, method)(url)
+
+    assert response.status_code == 404
