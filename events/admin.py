@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -19,6 +20,7 @@ from events.contact_import import ImportFileError, apply_import, decode, plan_im
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger
 from events.reply_codes import ReplyError
 from events.test_triggers import trigger_test
+from triggered_email.json_form_fields import StorableJSONField
 
 
 def automation_usages(event: ExternalEvent) -> list[tuple[str, list[Any]]]:
@@ -148,6 +150,8 @@ class ContactAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     change_list_template = "admin/events/contact/change_list.html"
     fields = ["email", "external_id", "first_name", "last_name", "fields", "opt_in"]
+    # NaN, 1e999, \u0000 or deep nesting typed into the free fields: a form error, not a 500.
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
 
     @admin.display(description="opt-in (ignored for sending)", boolean=True, ordering="opt_in")
     def opt_in_shown(self, contact: Contact) -> bool | None:
