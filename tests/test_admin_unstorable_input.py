@@ -1,5 +1,6 @@
-"""JSON typed into admin forms that the database cannot store (NaN, 1e999, U+0000, a lone
-surrogate, deep nesting) is a form error that says what to change, never a 500."""
+"""Input typed into admin forms that the database cannot store is a form error that says what to
+change, never a 500: JSON with NaN, 1e999, U+0000, a lone surrogate or deep nesting, and text
+longer than its column (PostgreSQL refuses it; SQLite would silently keep it)."""
 
 from __future__ import annotations
 
@@ -92,3 +93,20 @@ def test_unstorable_stream_sample_data_is_a_form_error(case, field, client, make
     assert response.status_code == 200
     assert response.context["adminform"].form.errors.get(field)
     assert MailStream.objects.get(pk=stream.pk).sample_data == stream.sample_data
+
+
+def test_an_over_long_integration_secret_is_a_form_error(client, make_event):
+    from events.integrations_models import Integration
+    from tests.hooks_support import make_integration
+
+    integration = make_integration(
+        make_event("signup"), slug="crm", secret="old-secret", recipient_path="email"
+    )
+    url = f"/admin/events/integration/{integration.pk}/change/"
+    shown = form_as_shown(client.get(url).content.decode())
+
+    response = client.post(url, {**shown, "new_secret": "s" * 256})
+
+    assert response.status_code == 200
+    assert "at most 255 characters" in response.content.decode()
+    assert Integration.objects.get(pk=integration.pk).secret == "old-secret"
