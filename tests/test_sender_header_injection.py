@@ -131,6 +131,15 @@ def test_a_sender_address_hiding_headers_before_an_allowed_domain_is_not_allowed
     assert stream.sender_email == "orders@example.com"
 
 
+def test_the_edit_command_refuses_a_subject_with_a_line_break(make_stream):
+    stream = make_stream()
+
+    with pytest.raises(CommandError, match="subject must be on one line"):
+        call_command("edit_stream", str(stream.pk), "--subject", "Hi\nBcc: x@evil.example")
+
+    assert stream.versions.count() == 1
+
+
 def test_building_errors_are_permanent_failures_with_their_reason():
     header = classify(BadHeaderError("Header values can't contain newlines"))
     address = classify(ValueError('Invalid address "a@b@c"'))

@@ -57,11 +57,17 @@ SAFE = [
 ]
 
 
-@pytest.mark.parametrize("url", UNSAFE + WRITTEN_UNSAFE)
-@pytest.mark.parametrize("quote", ['"', "'", ""])
+@pytest.mark.parametrize(
+    ("url", "quote"),
+    [
+        (url, quote)
+        for url in UNSAFE + WRITTEN_UNSAFE
+        for quote in ('"', "'", "")
+        # An unquoted value ends at whitespace: those cannot be written unquoted.
+        if quote or not any(c in url for c in " \t\n\x01\u2028<>")
+    ],
+)
 def test_unsafe_urls_are_dropped_from_the_attribute(url, quote):
-    if not quote and any(c in url for c in " \t\n\x01\u2028<>"):
-        pytest.skip("not expressible as an unquoted attribute value")
     html = f"<p><a href={quote}{url}{quote}>Go</a><img src={quote}{url}{quote} alt=x></p>"
 
     cleaned = drop_unsafe_urls(html)

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -86,13 +87,18 @@ class Command(BaseCommand):
                 raise CommandError(f"Refused, the content does not render: {preview.problem}")
             for what in describe_removed(html, clean_template_html(html)):
                 self.stderr.write(f"Removed from the HTML: {what}")
-        with transaction.atomic():
-            if sender is not None:
-                MailStream.objects.filter(pk=stream.pk).update(sender_email=sender)
-                self.stdout.write(f"Sender of {stream} is now {sender}.")
-            if changes_content:
-                draft = save_draft(stream, subject=subject, html_source=html, text=text)
-                self.stdout.write(f"Saved draft v{draft.number} of {stream}.")
+        try:
+            with transaction.atomic():
+                if sender is not None:
+                    MailStream.objects.filter(pk=stream.pk).update(sender_email=sender)
+                    self.stdout.write(f"Sender of {stream} is now {sender}.")
+                if changes_content:
+                    draft = save_draft(stream, subject=subject, html_source=html, text=text)
+                    self.stdout.write(f"Saved draft v{draft.number} of {stream}.")
+        except ValidationError as exc:
+            # A value the model refuses (a subject with a line break): nothing was changed.
+            problems = "; ".join(" ".join(errors) for errors in exc.message_dict.values())
+            raise CommandError(f"Refused, nothing changed: {problems}") from exc
         if options["publish"]:
             stream.refresh_from_db()
             try:
