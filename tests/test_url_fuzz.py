@@ -46,7 +46,7 @@ from tests.hooks_support import make_integration
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150"))  # per family: about 10 s on SQLite
 FUZZ = settings(
     max_examples=EXAMPLES,
     deadline=None,
