@@ -7,8 +7,11 @@ never raises on data it does not understand: what it cannot map is stored as an 
 with the raw payload. It does let database errors through, so the webhook answers 500 and the ESP
 delivers the event again later instead of it being lost.
 
-The webhooks only answer when ANYMAIL_WEBHOOK_SECRET is set (basic auth, checked by Anymail);
-without it anyone could report bounces and have addresses suppressed.
+The webhooks only answer when ANYMAIL_WEBHOOK_SECRET is set (basic auth); without it anyone could
+report bounces and have addresses suppressed. ESPs retry 5xx answers, so a 5xx means "try again
+later" and nothing else: a missing secret (503) or a database error (500). Whatever the request
+gets wrong (auth, an ESP this server has no settings for, a body too large or of a shape Anymail
+cannot parse) is a 4xx with a plain-text reason (`guard_webhook`).
 """
 
 from __future__ import annotations
@@ -16,16 +19,22 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, tracking
+from anymail.utils import get_request_basic_auth
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError, DataError
 from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from delivery.models import DeliveryEvent, Message
 from delivery.tracking import TrackedEvent, record_event
@@ -42,29 +51,143 @@ def webhook_secret_configured() -> bool:
     return bool(getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET"))
 
 
-def require_webhook_secret(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Refuse webhook calls while no basic-auth secret is configured.
+def _allowed_basic_auth() -> list[str]:
+    secret = getattr(settings, "ANYMAIL", {}).get("WEBHOOK_SECRET") or []
+    return [secret] if isinstance(secret, str) else list(secret)
 
-    503, not 403: an ESP retries 5xx answers for days, so events sent while an operator sets
-    the secret are delivered again instead of lost.
+
+def _text_response(text: str, status: int) -> HttpResponse:
+    return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+
+
+def _esp_name(view: Callable[..., HttpResponse]) -> str:
+    view_class = getattr(view, "view_class", None)
+    name = getattr(view_class, "esp_name", None)
+    return name if isinstance(name, str) else "ESP"
+
+
+# Anymail's configuration errors say "You must set ANYMAIL = {'MAILGUN_WEBHOOK_SIGNING_KEY': ...}".
+_ANYMAIL_SETTING = re.compile(r"ANYMAIL = \{'([A-Z0-9_]+)'")
+
+
+def _not_configured(esp: str, error: Exception) -> HttpResponse:
+    """404 naming the variable to set: Anymail's message names its setting (ANYMAIL = {'X': …}),
+    which this installation reads from the environment variable ANYMAIL_X."""
+    message = str(error)
+    setting = _ANYMAIL_SETTING.search(message)
+    hint = (
+        f"set the environment variable ANYMAIL_{setting.group(1)} to enable it"
+        if setting
+        else message
+    )
+    return _text_response(f"The {esp} webhook is not configured on this server: {hint}.", 404)
+
+
+def _too_big(limit: int) -> HttpResponse:
+    return _text_response(
+        f"The body is larger than this server accepts ({limit / 1_000_000:.1f} MB): "
+        "send fewer events per call.",
+        413,
+    )
+
+
+def guard_webhook(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Anymail's webhook view behind the checks that keep it from answering 5xx.
+
+    ESPs retry 5xx answers for days, so a 5xx must mean "try again later": the webhook secret
+    is not set yet (503) or the database failed (500, let through). Everything the request
+    itself gets wrong is a 4xx with a plain-text reason, so whoever sends it can fix it:
+    wrong basic auth (400, checked first, before the body is read or settings are revealed),
+    an ESP this server has no settings for (404), a body over DATA_UPLOAD_MAX_MEMORY_SIZE (413),
+    a body Anymail cannot parse (400).
     """
+    esp = _esp_name(view)
 
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not webhook_secret_configured():
-            logger.error("ESP webhook refused: ANYMAIL_WEBHOOK_SECRET is not set")
-            return HttpResponse(
-                "Webhooks are disabled until ANYMAIL_WEBHOOK_SECRET is set.",
-                status=503,
-                content_type="text/plain",
+        refused = _refuse_before_reading(request, esp)
+        if refused is not None:
+            return refused
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        try:
+            return view(request, *args, **kwargs)
+        except AnymailConfigurationError as exc:
+            logger.warning("%s webhook called but not configured: %s", esp, exc)
+            return _not_configured(esp, exc)
+        except RequestDataTooBig:
+            # The body turned out larger when read (no or an understated Content-Length).
+            return _too_big(limit or 0)
+        except AnymailWebhookValidationFailure as exc:
+            logger.warning("%s webhook refused: %s", esp, exc)
+            return _text_response(f"The {esp} webhook refused this request: {exc}", 400)
+        except DataError:
+            # Values the database cannot store (out of range, NUL bytes): the same payload would
+            # fail again, so a retry cannot help.
+            logger.exception("%s webhook payload holds values the database refuses", esp)
+            return _text_response(
+                f"The {esp} webhook payload holds values that cannot be stored.", 400
             )
-        return view(request, *args, **kwargs)
+        except DatabaseError:
+            raise  # 500: the ESP delivers the event again once the database is back
+        except Exception as exc:
+            logger.warning("%s webhook body could not be read", esp, exc_info=True)
+            return _text_response(_unreadable(esp, exc), 400)
 
     guarded.csrf_exempt = True  # type: ignore[attr-defined]  # ESPs post without a CSRF token
     return guarded
 
 
+def _refuse_before_reading(request: HttpRequest, esp: str) -> HttpResponse | None:
+    """The answer to a request refused on its headers alone, or None to go on."""
+    if not webhook_secret_configured():
+        logger.error("ESP webhook refused: ANYMAIL_WEBHOOK_SECRET is not set")
+        return _text_response(
+            "Webhooks are disabled until ANYMAIL_WEBHOOK_SECRET is set.", status=503
+        )
+    if request.method == "POST":
+        given = get_request_basic_auth(request) or ""
+        if not any(constant_time_compare(given, allowed) for allowed in _allowed_basic_auth()):
+            logger.warning("%s webhook refused: missing or wrong basic auth", esp)
+            return _text_response(
+                f"Missing or wrong basic auth for the {esp} webhook: put the user:password "
+                "of ANYMAIL_WEBHOOK_SECRET in the webhook URL configured at the ESP.",
+                400,
+            )
+        if _chunked_body_lost(request):
+            return _text_response(
+                f"The {esp} webhook request had no Content-Length header (a chunked body), and "
+                "this server cannot read such a body: send it with a Content-Length.",
+                400,
+            )
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _text_response("The Content-Length header is not a number.", 400)
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    if limit is not None and declared > limit:
+        return _too_big(limit)
+    return None
+
+
+def _chunked_body_lost(request: HttpRequest) -> bool:
+    """A WSGI server hands Django no body without a Content-Length (Django reads exactly that
+    many bytes), so a chunked webhook would look empty. ASGI reads the whole body."""
+    from django.core.handlers.wsgi import WSGIRequest
+
+    return (
+        isinstance(request, WSGIRequest)
+        and not request.META.get("CONTENT_LENGTH")
+        and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+    )
+
+
+def _unreadable(esp: str, error: Exception) -> str:
+    detail = str(error).strip()[:200]
+    reason = f"{type(error).__name__}: {detail}" if detail else type(error).__name__
+    return f"The body is not a {esp} webhook payload this server can read ({reason})."
+
+
 def anymail_urls() -> tuple[list[URLPattern | URLResolver], str]:
-    """Anymail's own URL patterns (all its ESPs), each behind `require_webhook_secret`.
+    """Anymail's own URL patterns (all its ESPs), each behind `guard_webhook`.
 
     Use as `path("anymail/", include(anymail_urls()))`: the same URLs and names as
     `include("anymail.urls")`.
@@ -76,7 +199,7 @@ def anymail_urls() -> tuple[list[URLPattern | URLResolver], str]:
         if isinstance(pattern, URLPattern):
             pattern = URLPattern(
                 pattern.pattern,
-                require_webhook_secret(pattern.callback),
+                guard_webhook(pattern.callback),
                 pattern.default_args,
                 pattern.name,
             )
@@ -209,14 +332,28 @@ def bounce_kind(esp_name: str, event: AnymailTrackingEvent) -> str:
 # --- The receiver -------------------------------------------------------------------------------
 
 
+def _storable(value: Any) -> Any:
+    """`value` with what PostgreSQL refuses replaced: NUL characters (in text and jsonb) and
+    non-finite numbers (`-1e999` parses as -inf; JSON has no such value)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {_storable(str(key)): _storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(item) for item in value]
+    return value
+
+
 def _jsonable(raw: Any) -> dict[str, Any]:
     """The ESP's payload as JSON (form posts arrive as a QueryDict)."""
     if hasattr(raw, "lists"):
         raw = {key: values[0] if len(values) == 1 else values for key, values in raw.lists()}
     try:
-        value = json.loads(json.dumps(raw, default=str))
-    except (TypeError, ValueError):
-        value = {"unparsed": repr(raw)}
+        value = _storable(json.loads(json.dumps(raw, default=str)))
+    except (TypeError, ValueError, RecursionError):
+        value = {"unparsed": _storable(repr(raw))}
     return value if isinstance(value, dict) else {"payload": value}
 
 
@@ -224,14 +361,14 @@ def provider_event_id(event: AnymailTrackingEvent, raw: dict[str, Any]) -> str:
     """The ESP's event id, or a fingerprint of the payload for ESPs that send none (Postmark
     opens and clicks, Brevo): a replayed webhook carries the same payload."""
     if event.event_id:
-        return str(event.event_id)[:255]
+        return _storable(str(event.event_id))[:255]
     canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def find_message(event: AnymailTrackingEvent) -> Message | None:
     """The ESP's message id recorded at send, else our RFC Message-ID, else our id in metadata."""
-    esp_id = str(event.message_id or "").strip()
+    esp_id = _storable(str(event.message_id or "")).strip()
     if esp_id:
         message = Message.objects.filter(esp_message_id=esp_id).first()
         if message is None and esp_id.startswith("<"):
@@ -240,13 +377,14 @@ def find_message(event: AnymailTrackingEvent) -> Message | None:
             return message
     metadata = event.metadata if isinstance(event.metadata, Mapping) else {}
     ours = str(metadata.get("message_id", "")).strip()
-    if ours.isdigit():
+    # isdigit() is true for digits of other scripts too ("١٢"), which int() reads: keep ASCII.
+    if ours.isascii() and ours.isdigit() and len(ours) < 19:
         return Message.objects.filter(pk=int(ours)).first()
     return None
 
 
 def _text(value: Any, limit: int = 10_000) -> str:
-    return str(value)[:limit] if value else ""
+    return _storable(str(value))[:limit] if value else ""
 
 
 def tracked_event(event: AnymailTrackingEvent, esp_name: str) -> TrackedEvent:
@@ -259,7 +397,7 @@ def tracked_event(event: AnymailTrackingEvent, esp_name: str) -> TrackedEvent:
     return TrackedEvent(
         event_type=event_type,
         occurred_at=occurred_at or timezone.now(),
-        provider=esp_name.lower()[:32],
+        provider=_storable(esp_name.lower())[:32],
         provider_event_id=provider_event_id(event, raw),
         bounce_kind=bounce_kind(esp_name, event) if event_type == Type.BOUNCED else "",
         description=_text(event.description),

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import models
+from django.db import models, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from delivery.admin_paging import CappedCountPaginator
 from events.admin_forms import ContactImportForm, TestTriggerForm
 from events.contact_import import ImportFileError, apply_import, decode, plan_import
+from events.credentials import rotate_credential
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger
 from events.reply_codes import ReplyError
 from events.test_triggers import trigger_test
@@ -234,14 +235,45 @@ class TriggerAdmin(admin.ModelAdmin):
 
 @admin.register(ApiCredential)
 class ApiCredentialAdmin(admin.ModelAdmin):
-    """Secrets never appear here: create_api_user prints them once."""
+    """Secrets never appear here, except once: right after create_api_user or a rotation."""
 
     list_display = ["username", "name", "is_active", "created_at", "last_used_at"]
     fields = ["name", "username", "is_active", "created_at", "last_used_at"]
     readonly_fields = ["username", "created_at", "last_used_at"]
+    actions = ["rotate_secrets"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.action(
+        description="Rotate secret and token of selected API credentials (old ones stop working)",
+        permissions=["change"],
+    )
+    def rotate_secrets(self, request: HttpRequest, queryset: Any) -> HttpResponse:
+        """Ask first; on confirmation rotate and show the new values on this one response.
+
+        The values are in no URL, log or message: once this page is left they are gone, as with
+        create_api_user. `no-store` keeps the browser from showing them again from its cache.
+        """
+        credentials = list(queryset.order_by("username"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "credentials": credentials,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+        }
+        if request.POST.get("_confirm") != "rotate":
+            context["title"] = "Rotate API credentials?"
+            return TemplateResponse(request, "admin/api_credentials/rotate_confirm.html", context)
+        with transaction.atomic():
+            issued = [rotate_credential(credential) for credential in credentials]
+            for credential in credentials:
+                self.log_change(request, credential, "Rotated the WSSE secret and the token.")
+        context["title"] = "New API secrets and tokens"
+        context["issued"] = issued
+        response = TemplateResponse(request, "admin/api_credentials/rotated.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 # Integrations and automation programs (issue 6) register their admin in modules of their own.

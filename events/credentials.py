@@ -52,6 +52,37 @@ def rotate_token(credential: ApiCredential) -> str:
     return token
 
 
+def rotate_credential(credential: ApiCredential) -> IssuedCredential:
+    """A new WSSE secret and a new token for `credential`; the old ones stop working at once.
+
+    Both change in one UPDATE: a client holding either old value gets 401 from the next request
+    on, on every web host (nothing is cached). The new values exist in plain text only in the
+    returned object.
+    """
+    secret = secrets.token_hex(24)
+    token = secrets.token_urlsafe(32)
+    updated = ApiCredential.objects.filter(pk=credential.pk).update(
+        secret=secret, token_hash=hash_token(token)
+    )
+    if not updated:
+        raise CredentialError(f"The API credential {credential.username!r} no longer exists.")
+    credential.secret = secret
+    credential.token_hash = hash_token(token)
+    return IssuedCredential(credential.username, secret, token)
+
+
+def rotate_credential_named(username: str) -> IssuedCredential:
+    credential = ApiCredential.objects.filter(username=username).first()
+    if credential is None:
+        known = ", ".join(ApiCredential.objects.values_list("username", flat=True)[:20])
+        raise CredentialError(
+            f"No API credential named {username!r}. "
+            + (f"Existing credentials: {known}." if known else "There are no API credentials yet.")
+            + " (python manage.py create_api_user NAME creates one.)"
+        )
+    return rotate_credential(credential)
+
+
 def wsse_digest(nonce: str, created: str, secret: str) -> str:
     """Emarsys' PasswordDigest: base64(sha1_hex(nonce + created + secret))."""
     sha1_hex = hashlib.sha1((nonce + created + secret).encode()).hexdigest()  # noqa: S324

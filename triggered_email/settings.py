@@ -8,6 +8,7 @@ values stop start-up with a message naming the variable. README.md lists the var
 import re
 import secrets
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -121,6 +122,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "anymail",
     "django_q",
+    # Admin login throttling: failed logins are counted in the database every web host shares.
+    "axes",
     "triggered_email",
     "events",
     "delivery",
@@ -139,6 +142,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "triggered_email.urls"
@@ -440,6 +445,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "admin:login"
+
+# --- Admin login throttling (django-axes) ---------------------------------------------------------
+
+# Axes first: it refuses a locked-out login before the password is even checked. The trigger
+# API authenticates with its own DRF classes (X-WSSE, Token), which never call these backends.
+AUTHENTICATION_BACKENDS = [
+    "triggered_email.login_throttling.LoginThrottlingBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins before a lock, counted per username and, separately, per client address: a spray
+# across usernames from one address and a distributed attack on one username both stop.
+AXES_FAILURE_LIMIT = env_int("ADMIN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ADMIN_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_CALLABLE = "triggered_email.login_throttling.lockout_response"
+# Number of reverse proxies in front of the web server that append to X-Forwarded-For; 0 means
+# clients connect directly and REMOTE_ADDR is their address. Too high a number lets clients pick
+# their own address (and escape the lock); too low locks out the proxy for everyone.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+AXES_CLIENT_IP_CALLABLE = "triggered_email.login_throttling.client_ip_address"
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
 LOGGING = {
