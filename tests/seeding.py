@@ -285,6 +285,7 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
     seeded.program = seed_program(other_event, stream, contact, sent, text)
     issue_credential("shop-backend-2", name=text("credential.name", "Shop backend"))
     seed_task_queue()
+    seed_logins(text)
     rollups.rebuild(days=2)
     assert DeliveryEvent.objects.exists()
     return seeded
@@ -408,3 +409,28 @@ def seed_task_queue() -> None:
         )
     task = {"id": uuid.uuid4().hex, "name": "crawl-queued", "func": "math.floor", "args": (1.5,)}
     OrmQ.objects.create(key="transactional", payload=SignedPackage.dumps(task), lock=now)
+
+
+def seed_logins(text: TextFor = ordinary) -> None:
+    """Admin logins as people make them: failed ones (a hostile username among them) and a
+    successful one, so the login-throttling records (django-axes, when installed) exist."""
+    from django.test import Client
+
+    client = Client(REMOTE_ADDR="203.0.113.7", HTTP_USER_AGENT=text("login user agent", "Firefox"))
+    for username in ("crawl-admin", text("login username", "mallory")[:150]):
+        client.post("/admin/login/", {"username": username, "password": "wrong"})
+    client.post("/admin/login/", {"username": "crawl-admin", "password": PASSWORD})
+    try:
+        from axes.models import AccessFailureLog
+    except ImportError:
+        return
+    # Written only with AXES_ENABLE_ACCESS_FAILURE_LOG, yet its admin is always registered.
+    if not AccessFailureLog.objects.exists():
+        AccessFailureLog.objects.create(
+            username=text("login username", "mallory")[:150],
+            ip_address="203.0.113.7",
+            user_agent=text("login user agent", "Firefox")[:255],
+            http_accept="text/html",
+            path_info="/admin/login/",
+            locked_out=False,
+        )

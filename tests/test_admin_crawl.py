@@ -50,6 +50,11 @@ KNOWN_BUGS = {
         "database cannot store (NaN, 1e999, U+0000, lone surrogates, deep nesting): 500 on "
         "save; tests/test_admin_json_input.py has the strict xfails"
     ),
+    r"POST /admin/axes/accessattempt/ \[action cleanup_expired_attempts\]": (
+        "django-axes 8.3.1's AccessAttemptAdmin action 'Clean up expired attempts' reads "
+        "request.axes_attempt_time, which only axes' login handling sets: AttributeError (500) "
+        "from the admin (registered with wt-auth's django-axes; override or drop the action)"
+    ),
 }
 JUNK_IDS = ["junk", "99999999999999999999", "-1", "1.5", "%F0%9F%92%A5"]
 JUNK_SEARCHES = ["<script>x</script>'\"%_\\", "#99999999999999999999", "x" * 3000, "\u202e\u200b"]
@@ -375,6 +380,7 @@ def crawl_actions(
             method="post",
             data={"action": name, "_selected_action": [str(objects[-1].pk)], "index": "0"},
             expect=expect,
+            label=f"action {name}",
         )
 
 
@@ -505,3 +511,19 @@ def test_a_custom_admin_url_with_an_id_that_is_not_a_number_answers_404(method, 
     response = getattr(admin_client, method)(url)
 
     assert response.status_code == 404
+
+
+@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[next(p for p in KNOWN_BUGS if "axes" in p)])
+def test_the_login_attempts_cleanup_action_answers_without_a_server_error(admin_client):
+    from axes.models import AccessAttempt
+
+    attempt = AccessAttempt.objects.create(
+        username="mallory", ip_address="203.0.113.7", failures_since_start=1
+    )
+
+    response = admin_client.post(
+        "/admin/axes/accessattempt/",
+        {"action": "cleanup_expired_attempts", "_selected_action": [attempt.pk], "index": "0"},
+    )
+
+    assert response.status_code == 302
