@@ -13,6 +13,7 @@ from streams.models import EmailCampaign, MailStream, StreamAttachment, sender_d
 from streams.publishing import content_of
 from streams.sanitizing import clean_template_html
 from streams.template_tokens import TokenRoundTripError
+from triggered_email.json_form_fields import StorableJSONField
 
 CODE_WIDGET = {"rows": 18, "cols": 80, "spellcheck": "false", "class": "te-code"}
 
@@ -118,6 +119,9 @@ class MailStreamForm(forms.ModelForm):
             "sample_data",
             "sample_contact",
         ]
+        # Sample data is stored in JSON columns: NaN, 1e999, U+0000 or deep nesting is a form
+        # error here, not a 500 from the database on save.
+        field_classes = {"sample_data": StorableJSONField, "sample_contact": StorableJSONField}
         widgets = {
             "sample_data": forms.Textarea(attrs={**CODE_WIDGET, "rows": 8}),
             "sample_contact": forms.Textarea(attrs={**CODE_WIDGET, "rows": 5}),

@@ -21,6 +21,7 @@ from streams.rendering import (
 )
 from streams.sanitizing import clean_template_html, describe_removed
 from streams.template_tokens import TokenRoundTripError
+from triggered_email.json_form_fields import unstorable
 
 CONTACT_KEYS = ("email", "first_name", "last_name", "external_id")
 
@@ -35,8 +36,13 @@ def parse_sample(raw: str, what: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
+    except RecursionError as exc:  # deep nesting typed by a marketer: a message, not a 500
+        raise SampleDataError(f"{what} is nested too deeply.") from exc
     except ValueError as exc:
         raise SampleDataError(f"{what} is not valid JSON: {exc}") from exc
+    problem = unstorable(value)
+    if problem:
+        raise SampleDataError(f"{what}: {problem}")
     if not isinstance(value, dict):
         raise SampleDataError(f"{what} must be a JSON object ({{…}}), not {type(value).__name__}.")
     return value

@@ -33,29 +33,6 @@ pytestmark = pytest.mark.django_db
 STANDARD_VIEWS = {"changelist", "add", "history", "delete", "change"}
 # Objects per model whose change/history/delete pages are opened (messages: one per status).
 OBJECTS_PER_MODEL = 12
-# 500s in files this module's author does not own, reported to the lead (URL pattern → bug).
-# The crawl still visits these URLs; test_known_bugs_answer_404 below fails (XPASS, strict)
-# once they are fixed, so this list cannot outlive the bugs.
-KNOWN_BUGS = {
-    r"/admin/streams/emailcampaign/(?!-?\d+/)[^/]+/copy-to-stream/": (
-        "streams/admin.py EmailCampaignAdmin.copy_view: get_object_or_404(pk=object_id) "
-        "raises ValueError for a non-numeric id (500); use self.get_object()"
-    ),
-    r"/admin/streams/mailstream/(?!-?\d+/)[^/]+/(publish|launch|pause|resume|send-test)/": (
-        "streams/admin.py MailStreamAdmin._stream_for_action: get_object_or_404(pk=object_id) "
-        "raises ValueError for a non-numeric id (500); use self.get_object()"
-    ),
-    r"POST /admin/streams/mailstream/\d+/change/ \[(non-finite JSON|deep nesting|NUL)": (
-        "streams/admin_forms.py MailStreamForm: sample_data/sample_contact accept JSON the "
-        "database cannot store (NaN, 1e999, U+0000, lone surrogates, deep nesting): 500 on "
-        "save; tests/test_admin_json_input.py has the strict xfails"
-    ),
-    r"POST /admin/axes/accessattempt/ \[action cleanup_expired_attempts\]": (
-        "django-axes 8.3.1's AccessAttemptAdmin action 'Clean up expired attempts' reads "
-        "request.axes_attempt_time, which only axes' login handling sets: AttributeError (500) "
-        "from the admin (registered with wt-auth's django-axes; override or drop the action)"
-    ),
-}
 JUNK_IDS = ["junk", "99999999999999999999", "-1", "1.5", "%F0%9F%92%A5"]
 JUNK_SEARCHES = ["<script>x</script>'\"%_\\", "#99999999999999999999", "x" * 3000, "\u202e\u200b"]
 
@@ -83,8 +60,7 @@ class Crawl:
             response = getattr(self.client, method)(url, data=data or {})
         except Exception as exc:  # an exception the test client re-raises is a 500
             self.visited.append(f"{self.who}\t{method.upper()}\t{url}\t500\t{label}".rstrip())
-            if not any(re.search(bug, what) for bug in KNOWN_BUGS):
-                self.problems.append(f"{self.who} {what}: raised {exc!r}")
+            self.problems.append(f"{self.who} {what}: raised {exc!r}")
             return None
         status = response.status_code
         self.visited.append(f"{self.who}\t{method.upper()}\t{url}\t{status}\t{label}".rstrip())
@@ -487,24 +463,9 @@ def test_a_registered_model_without_seeded_objects_fails_the_crawl_with_a_clear_
     [
         ("get", "/admin/events/externalevent/junk/trigger-test/"),
         ("get", "/admin/events/externalevent/1.5/trigger-test/"),
-        *(
-            pytest.param(
-                method,
-                url,
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    raises=ValueError,
-                    reason=next(
-                        bug for pattern, bug in KNOWN_BUGS.items() if re.search(pattern, url)
-                    ),
-                ),
-            )
-            for method, url in [
-                ("get", "/admin/streams/emailcampaign/junk/copy-to-stream/"),
-                ("get", "/admin/streams/mailstream/junk/send-test/"),
-                ("post", "/admin/streams/mailstream/junk/publish/"),
-            ]
-        ),
+        ("get", "/admin/streams/emailcampaign/junk/copy-to-stream/"),
+        ("get", "/admin/streams/mailstream/junk/send-test/"),
+        ("post", "/admin/streams/mailstream/junk/publish/"),
     ],
 )
 def test_a_custom_admin_url_with_an_id_that_is_not_a_number_answers_404(method, url, admin_client):
@@ -513,7 +474,6 @@ def test_a_custom_admin_url_with_an_id_that_is_not_a_number_answers_404(method, 
     assert response.status_code == 404
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[next(p for p in KNOWN_BUGS if "axes" in p)])
 def test_the_login_attempts_cleanup_action_answers_without_a_server_error(admin_client):
     from axes.models import AccessAttempt
 

@@ -69,19 +69,7 @@ def test_storable_json_is_still_saved(client, make_contact):
     assert contact.fields == {"points": 1.25, "tags": ["a", "b"]}
 
 
-STREAM_BUG = (
-    "streams/admin_forms.py MailStreamForm: sample_data/sample_contact accept JSON the database "
-    "cannot store (NaN, 1e999, U+0000 on PostgreSQL, deep nesting): 500 on save"
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=STREAM_BUG))
-        for case in UNSTORABLE
-    ],
-)
+@pytest.mark.parametrize("case", list(UNSTORABLE))
 @pytest.mark.parametrize("field", ["sample_data", "sample_contact"])
 def test_unstorable_stream_sample_data_is_a_form_error(case, field, client, make_stream):
     stream = make_stream()
