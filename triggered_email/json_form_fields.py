@@ -10,15 +10,18 @@ say what to change. Neutral module: any app's admin form may use it.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
-# Real sample data and contact fields nest a few levels; 64 leaves plenty of room.
-MAX_DEPTH = 64
+from triggered_email.json_storage import (
+    MAX_JSON_DEPTH,
+    non_finite_path,
+    too_deep,
+    unstorable_text,
+)
 
 
 def _refuse_constant(name: str) -> Any:
@@ -30,26 +33,14 @@ def _refuse_constant(name: str) -> Any:
 
 def unstorable(document: Any) -> str | None:
     """What in `document` no JSON column stores, said for the person who typed it, or None."""
-    pending: list[tuple[Any, int]] = [(document, 0)]
-    while pending:
-        item, depth = pending.pop()
-        if depth > MAX_DEPTH:
-            return f"Objects and lists are nested more than {MAX_DEPTH} levels deep."
-        if isinstance(item, float) and not math.isfinite(item):
-            return "A number is too large to store (such as 1e999): write it as a string."
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "A text contains the NUL character (\\u0000), which cannot be stored."
-            if any("\ud800" <= char <= "\udfff" for char in item):
-                return (
-                    "A text contains half of a UTF-16 surrogate pair (a \\ud800–\\udfff escape "
-                    "without its partner), which cannot be stored."
-                )
-        elif isinstance(item, dict):
-            pending.extend((key, depth + 1) for key in item)
-            pending.extend((value, depth + 1) for value in item.values())
-        elif isinstance(item, list):
-            pending.extend((value, depth + 1) for value in item)
+    if too_deep(document):
+        return f"Objects and lists are nested more than {MAX_JSON_DEPTH} levels deep."
+    path = non_finite_path(document)
+    if path is not None:
+        return f"The number at {path} is too large to store (such as 1e999): write it as a string."
+    character = unstorable_text(document)
+    if character is not None:
+        return f"A text contains {character}, which cannot be stored."
     return None
 
 
@@ -59,7 +50,7 @@ def parse_storable_json(raw: str) -> Any:
         document = json.loads(raw, parse_constant=_refuse_constant)
     except RecursionError as exc:
         raise ValidationError(
-            f"Objects and lists are nested more than {MAX_DEPTH} levels deep.", code="invalid"
+            f"Objects and lists are nested more than {MAX_JSON_DEPTH} levels deep.", code="invalid"
         ) from exc
     except ValueError as exc:  # JSONDecodeError
         raise ValidationError(f"Not valid JSON: {exc}", code="invalid") from exc
