@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 CAMPAIGN_HTML = """<!DOCTYPE html>
 <html><head><style>h1 { color: #0f766e; }</style></head>
-<body><h1>Welcome, {{ contact.first_name|default:"friend" }}!</h1>
+<body><h1>Welcome, {{ contact.first_name|default("friend") }}!</h1>
 <p>Your voucher: {{ event.voucher }}</p></body></html>"""
 
 
