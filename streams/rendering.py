@@ -62,8 +62,8 @@ def plain(rendered: str) -> str:
     An autoescaped render yields Markup (markupsafe's safe string). A text part rendered
     without autoescape holds event data verbatim (`<img onerror=…>` from a Shopify order), and
     an HTML part is a whole document: either one printed into an admin page must be escaped
-    there, so nothing that leaves the renderer may claim to be safe, for Django (SafeString) or markupsafe
-    (Markup). (`str(x)` keeps the subclass: SafeString.__str__ returns itself.)
+    there, so nothing that leaves the renderer may claim to be safe, for Django (SafeString)
+    or markupsafe (Markup). (`str(x)` keeps the subclass: SafeString.__str__ returns itself.)
     """
     return str.__str__(rendered)
 
