@@ -13,13 +13,21 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+from django.conf import settings
 from jinja2 import Template, TemplateError
 
 from streams.bounded_cache import BoundedCache
 from streams.safe_links import drop_unsafe_urls
 from streams.template_budget import RenderLimitExceeded, render_budget
+from streams.template_budget import begin as begin_budget
 from streams.template_errors import explain, legacy_placeholder
-from streams.template_sandbox import HTML_ENVIRONMENT, PLAIN_ENVIRONMENT, generate
+from streams.template_sandbox import (
+    HTML_ENVIRONMENT,
+    PLAIN_ENVIRONMENT,
+    generate,
+    generate_with_lines,
+    shared_context,
+)
 
 
 class TemplateProblem(ValueError):
@@ -179,10 +187,11 @@ def contact_context(
 
 def render(compiled: CompiledVersion, context: dict[str, Any]) -> RenderedEmail:
     """Render all parts within one budget; raises RenderLimitExceeded over it."""
-    with render_budget():
-        html = drop_unsafe_urls(plain(generate(compiled.html, context))) if compiled.html else ""
-        subject = clean_subject(generate(compiled.subject, context))
-        text = plain(generate(compiled.text, context)) if compiled.text else ""
+    begin_budget(settings.TRIGGERED_EMAIL_RENDER_SECONDS, settings.TRIGGERED_EMAIL_RENDER_MAX_CHARS)
+    variables = shared_context(context)
+    html = drop_unsafe_urls(plain(generate(compiled.html, variables))) if compiled.html else ""
+    subject = clean_subject(generate(compiled.subject, variables))
+    text = plain(generate(compiled.text, variables)) if compiled.text else ""
     return RenderedEmail(subject=subject, html=html, text=text)
 
 
@@ -218,7 +227,7 @@ def check_template(subject: str, html: str, text: str, context: dict[str, Any]) 
                 continue
             template = compile_part(part, source, html=is_html)
             try:
-                parts[part] = plain(generate(template, context))
+                parts[part] = plain(generate_with_lines(template, context))
             except RenderLimitExceeded as exc:
                 sentence = LIMIT_SENTENCE.format(detail=exc.detail)
                 line = _template_line(exc.__traceback__)

@@ -35,15 +35,20 @@ class _Budget(threading.local):
 _budget = _Budget()
 
 
+def begin(seconds: float, max_chars: int) -> None:
+    """Start a fresh budget for the renders that follow in this thread (one message's parts)."""
+    _budget.deadline = time.monotonic() + seconds
+    _budget.chars_left = max_chars
+    _budget.seconds = seconds
+
+
 @contextmanager
 def render_budget(seconds: float | None = None, max_chars: int | None = None) -> Iterator[None]:
     """Bound every render inside the block (all parts of one message share the budget)."""
     seconds = settings.TRIGGERED_EMAIL_RENDER_SECONDS if seconds is None else seconds
     max_chars = settings.TRIGGERED_EMAIL_RENDER_MAX_CHARS if max_chars is None else max_chars
     saved = (_budget.deadline, _budget.chars_left, _budget.seconds)
-    _budget.deadline = time.monotonic() + seconds
-    _budget.chars_left = max_chars
-    _budget.seconds = seconds
+    begin(seconds, max_chars)
     try:
         yield
     finally:
@@ -61,6 +66,10 @@ def check_size(size: int) -> None:
     if size > _budget.chars_left:
         raise RenderLimitExceeded(f"a value of {size} characters is larger than the output cap")
     tick()
+
+
+def chars_left() -> int:
+    return _budget.chars_left
 
 
 def spend(chars: int) -> None:

@@ -36,6 +36,8 @@ def is_missing(value: Any) -> bool:
 
 def is_empty(value: Any) -> bool:
     """Twig's `empty`: undefined, null, false, '' and empty lists or hashes (not 0)."""
+    if value.__class__ is str:
+        return not value
     if is_missing(value) or value is False or value == "":
         return True
     if isinstance(value, (list, tuple, dict)):
