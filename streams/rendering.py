@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from django.conf import settings
-from jinja2 import Template, TemplateError
+from jinja2 import Template, TemplateError, nodes
 
 from streams.bounded_cache import BoundedCache
 from streams.safe_links import drop_unsafe_urls
@@ -211,6 +211,54 @@ def compile_part(part: str, source: str, *, html: bool) -> Template:
     except TemplateError as exc:
         located = explain(exc, source)
         raise _problem(part, source, located.sentence, located.line, located.column) from exc
+
+
+def syntax_problems(subject: str, html: str, text: str) -> dict[str, TemplateProblem]:
+    """What does not parse as ESL (or is a legacy placeholder), by part: `subject`, `html`,
+    `text`. Empty when all parts compile; no data is needed."""
+    problems = {}
+    for key, part, source, is_html in (
+        ("subject", "subject", subject, False),
+        ("html", "HTML", html, True),
+        ("text", "text", text, False),
+    ):
+        if source.strip():
+            try:
+                compile_part(part, source, html=is_html)
+            except TemplateProblem as problem:
+                problems[key] = problem
+    return problems
+
+
+def missing_event_keys(sources: list[str], context: dict[str, Any]) -> list[str]:
+    """`event.x` and `global.x` the templates read that the (sample) data lacks, in order.
+
+    The editor shows them as warnings: such a value prints empty, which is right when the
+    data may omit it and a typo otherwise.
+    """
+    missing: list[str] = []
+    for source in sources:
+        if not source.strip():
+            continue
+        try:
+            tree = PLAIN_ENVIRONMENT.parse(source)
+        except TemplateError:
+            continue  # reported as a problem, not a warning
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            base = node.node
+            if not (isinstance(base, nodes.Name) and base.name in ("event", "global")):
+                continue
+            if isinstance(node, nodes.Getattr):
+                key: Any = node.attr
+            elif isinstance(node.arg, nodes.Const):
+                key = node.arg.value
+            else:
+                continue
+            data = context.get(base.name) or {}
+            name = f"{base.name}.{key}"
+            if str(key) not in data and name not in missing:
+                missing.append(name)
+    return missing
 
 
 def check_template(subject: str, html: str, text: str, context: dict[str, Any]) -> RenderedEmail:
