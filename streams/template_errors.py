@@ -110,9 +110,40 @@ def _sentence(message: str) -> tuple[str, str | None]:
     return sentence.rstrip(".") + ".", None
 
 
+_BLOCK_TAG = re.compile(r"\{%-?\s*(\w+)")
+_OPENERS = {"for": "for", "foreach": "for", "if": "if", "set": "set", "filter": "filter"}
+_CLOSERS = {"endfor": "for", "endforeach": "for", "endif": "if", "endset": "set"}
+
+
+def _unclosed(source: str, kind: str) -> tuple[int, int] | None:
+    """Line and column of the innermost block of `kind` ('for', 'if') that is never closed."""
+    stack: list[tuple[str, int]] = []
+    for match in _BLOCK_TAG.finditer(source):
+        name = match.group(1)
+        if name == "set" and "=" in source[match.end() : source.find("%}", match.end())]:
+            continue  # {% set x = … %} has no end tag
+        if name in _OPENERS:
+            stack.append((_OPENERS[name], match.start()))
+        elif name in _CLOSERS:
+            for index in range(len(stack) - 1, -1, -1):
+                if stack[index][0] == _CLOSERS[name]:
+                    del stack[index:]
+                    break
+    for opened, start in reversed(stack):
+        if opened == kind:
+            line = source.count("\n", 0, start) + 1
+            return line, start - (source.rfind("\n", 0, start) + 1) + 1
+    return None
+
+
 def explain(exc: TemplateError, source: str) -> Located:
     """Where `exc` happened in `source` and what it means, in ESL's words."""
     message = str(getattr(exc, "message", None) or exc)
+    innermost = re.search(r"innermost block that needs to be closed is '(\w+)'", message)
+    if message.startswith("Unexpected end of template") and innermost:
+        where = _unclosed(source, innermost.group(1))
+        if where is not None:
+            return Located(_sentence(message)[0], *where)
     lineno = getattr(exc, "lineno", None) if isinstance(exc, TemplateSyntaxError) else None
     sentence, pattern = _sentence(message)
     lines = source.splitlines()
