@@ -11,7 +11,7 @@ import datetime as dt
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -229,7 +229,9 @@ def esl_number_format(
         return _text(value)
     if not number.is_finite():
         return _text(value)
-    rounded = f"{abs(number):,.{places}f}"
+    # PHP rounds halves away from zero (1234.5 → 1,235); Python's format rounds them to even.
+    exact = abs(number).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    rounded = f"{exact:,.{places}f}"
     whole, _, fraction = rounded.partition(".")
     text = whole.replace(",", _text(thousands))
     if places:
