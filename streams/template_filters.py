@@ -295,6 +295,21 @@ def esl_slice(value: Any, start: Any, length: Any = None) -> Any:
     return _items(value)[begin:end]
 
 
+def esl_batch(value: Any, size: Any, fill_with: Any = None) -> list[list[Any]]:
+    """Rows of `size` items; the last row padded with `fill_with` if given."""
+    items = _items(value)
+    try:
+        count = max(1, int(size))
+    except (TypeError, ValueError):
+        return [items]
+    if fill_with is not None and not is_missing(fill_with):
+        check_size(len(items) + count)
+    rows = [items[start : start + count] for start in range(0, len(items), count)]
+    if rows and fill_with is not None and not is_missing(fill_with):
+        rows[-1] = rows[-1] + [fill_with] * (count - len(rows[-1]))
+    return rows
+
+
 def esl_abs(value: Any) -> Any:
     try:
         return abs(value)
@@ -420,7 +435,7 @@ FILTERS = {
     "int": jinja_filters.do_int,
     "float": jinja_filters.do_float,
     "string": _text,
-    "batch": jinja_filters.do_batch,
+    "batch": esl_batch,
     "map": jinja_filters.sync_do_map,
     "select": jinja_filters.sync_do_select,
     "reject": jinja_filters.sync_do_reject,

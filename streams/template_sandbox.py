@@ -16,6 +16,7 @@ from typing import Any
 
 from jinja2 import ChainableUndefined, nodes
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
@@ -80,9 +81,16 @@ def _power(left: Any, right: Any) -> Any:
     return result
 
 
+def _modulo(left: Any, right: Any) -> Any:
+    # Twig's % is the remainder; Python's would also format strings ("%0999999999d" % 1).
+    if isinstance(left, str) or isinstance(right, str):
+        raise SecurityError("'%' gives the remainder of two numbers; use ~ to join text")
+    return operator.mod(left, right)
+
+
 class EslEnvironment(ImmutableSandboxedEnvironment):
     code_generator_class = _BoundedCodeGenerator
-    intercepted_binops = frozenset({"*", "**"})
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def __init__(self, *, autoescape: bool):
         super().__init__(
@@ -96,7 +104,7 @@ class EslEnvironment(ImmutableSandboxedEnvironment):
         self.filters = dict(FILTERS)
         self.tests = {**self.tests, **TESTS}
         self.globals = {"range": esl_range, "cycle": esl_cycle}
-        self.binop_table = {**self.binop_table, "*": _repeat, "**": _power}
+        self.binop_table = {**self.binop_table, "*": _repeat, "**": _power, "%": _modulo}
 
     def bounded(self, value: Any) -> Any:
         check_size(len(value))

@@ -84,11 +84,20 @@ BOUNDED = {
         "{{ event.s|replace({'x': event.s}) }}",
         {"s": "x" * 100_000},
     ),
+    "padding a batch": ("{{ event.big|batch(event.n, 'x')|length }}", {"big": [1], "n": 10**10}),
     "joining a long list in a loop": (
         "{% for i in event.big %}{{ event.big|join(',') }}{% endfor %}",
         {"big": BIG},
     ),
 }
+
+
+def test_percent_is_a_remainder_never_string_formatting():
+    context = build_context(data={"fmt": "%0999999999d", "n": 7}, contact={})
+
+    assert check_template("s", "", "{{ event.n % 4 }}", context).text == "3"
+    with pytest.raises(TemplateProblem, match="remainder of two numbers"):
+        check_template("s", "", "{{ event.fmt % 1 }}", context)
 
 
 @pytest.mark.parametrize("name", sorted(BOUNDED))
