@@ -86,6 +86,7 @@ class Preview:
             problem = {
                 "part": self.problem.part,
                 "line": self.problem.line,
+                "column": getattr(self.problem, "column", None),
                 "source_line": self.problem.source_line,
                 "message": str(self.problem),
             }

@@ -233,3 +233,16 @@ def test_esl_html_arrives_escaped_and_cleaned(name, api, smtp_server, make_strea
     [mail] = smtp_server.wait_for(1)
     # Publishing inlines CSS, which wraps a fragment in <html><body>.
     assert expected in mail.part("text/html").replace("\r\n", "\n")
+
+
+def test_the_demo_order_confirmation_says_details_follow_when_a_trigger_has_no_items():
+    from triggered_email.demo import template_html, template_text
+
+    context = build_context(data={"order_id": "9", "total": "5"}, contact={})
+
+    rendered = check_template("s", template_html(), template_text(), context)
+
+    # Django's lookup looped over the data dict's own items() method: three empty order lines.
+    assert "Your order details will follow in a separate email." in rendered.html
+    assert "Your order details will follow in a separate email." in rendered.text
+    assert rendered.html.count('<td class="num">') == 1  # only the total's cell
