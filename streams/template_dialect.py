@@ -269,6 +269,59 @@ def rewrite_block(tokens: list[Token]) -> list[Token]:
     return [first, *rewrite_expression(tokens[1:])]
 
 
+# Variables `{% set %}` writes live here, so a value set inside a loop is still set after it, as
+# in Twig (Jinja2 scopes it to the loop: `{% set total = total + item.price %}` summed nothing).
+VARIABLES = "__esl_vars"
+NAMESPACE = "__esl_namespace"
+
+
+def _set_variables(tokens: list[Token]) -> set[str]:
+    """Names a `{% set name = … %}` or `{% set name %}` assigns, except loop variables."""
+    assigned: set[str] = set()
+    loop_targets: set[str] = set()
+    for index, token in enumerate(tokens[:-3]):
+        if token.type != "block_begin" or tokens[index + 1].type != "name":
+            continue
+        tag, target, after = tokens[index + 1].value, tokens[index + 2], tokens[index + 3]
+        if tag == "set" and target.type == "name" and after.type in ("assign", "block_end"):
+            assigned.add(target.value)
+        elif tag in ("for", "foreach"):
+            for following in tokens[index + 2 :]:
+                if following.type == "name" and following.value == "in":
+                    break
+                if following.type == "name":
+                    loop_targets.add(following.value)
+    return assigned - loop_targets - {"loop", VARIABLES}
+
+
+def _to_variables(tokens: list[Token], names: set[str]) -> list[Token]:
+    """Each read and write of a `set` variable as an attribute of the template's namespace."""
+    out: list[Token] = []
+    depth = 0
+    for index, token in enumerate(tokens):
+        previous = out[-1] if out else None
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if token.type in _OPEN:
+            depth += 1
+        elif token.type in _CLOSE:
+            depth -= 1
+        if (
+            token.type == "name"
+            and token.value in names
+            and not (previous is not None and previous.type in ("dot", "pipe"))
+            and not (previous is not None and previous.type == "name" and previous.value == "is")
+            and not (depth > 0 and following is not None and following.type == "assign")
+        ):
+            out += [
+                Token(token.lineno, "name", VARIABLES),
+                Token(token.lineno, "dot", "."),
+                Token(token.lineno, "name", token.value),
+            ]
+        else:
+            out.append(token)
+    return out
+
+
 class EslExtension(Extension):
     """Reads ESL: see the module's docstring."""
 
@@ -276,6 +329,40 @@ class EslExtension(Extension):
         return preprocess(source)
 
     def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        tokens = list(self._rewrite(stream))
+        names = _set_variables(tokens)
+        if not names:
+            yield from tokens
+            return
+        lineno = tokens[0].lineno if tokens else 1
+        yield from (
+            Token(lineno, kind, value)
+            for kind, value in (
+                ("block_begin", "{%"),
+                ("name", "set"),
+                ("name", VARIABLES),
+                ("assign", "="),
+                ("name", NAMESPACE),
+                ("lparen", "("),
+                ("rparen", ")"),
+                ("block_end", "%}"),
+            )
+        )
+        region: list[Token] | None = None
+        for token in tokens:
+            if token.type in ("block_begin", "variable_begin"):
+                yield token
+                region = []
+            elif token.type in ("block_end", "variable_end") and region is not None:
+                yield from _to_variables(region, names)
+                yield token
+                region = None
+            elif region is not None:
+                region.append(token)
+            else:
+                yield token
+
+    def _rewrite(self, stream: TokenStream) -> Iterator[Token]:
         region: list[Token] | None = None
         for token in stream:
             if token.type in ("block_begin", "variable_begin"):

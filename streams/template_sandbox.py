@@ -19,9 +19,10 @@ from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import LoopContext
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import Namespace
 
 from streams.template_budget import RenderLimitExceeded, check_size, spend
-from streams.template_dialect import EslExtension
+from streams.template_dialect import NAMESPACE, EslExtension
 from streams.template_filters import FILTERS, TESTS, esl_cycle, esl_range
 
 _LOOP_FIELDS = frozenset(
@@ -103,7 +104,7 @@ class EslEnvironment(ImmutableSandboxedEnvironment):
         )
         self.filters = dict(FILTERS)
         self.tests = {**self.tests, **TESTS}
-        self.globals = {"range": esl_range, "cycle": esl_cycle}
+        self.globals = {"range": esl_range, "cycle": esl_cycle, NAMESPACE: Namespace}
         self.binop_table = {**self.binop_table, "*": _repeat, "**": _power, "%": _modulo}
 
     def bounded(self, value: Any) -> Any:
@@ -126,6 +127,12 @@ class EslEnvironment(ImmutableSandboxedEnvironment):
                 return self.undefined(obj=obj, name=attribute)
         if isinstance(obj, LoopContext) and attribute in _LOOP_FIELDS:
             return getattr(obj, attribute)
+        if type(obj) is Namespace and not attribute.startswith("_"):
+            # The template's own `set` variables (streams.template_dialect.VARIABLES).
+            try:
+                return getattr(obj, attribute)
+            except AttributeError:
+                pass
         return self.undefined(obj=obj, name=attribute)
 
     def getitem(self, obj: Any, argument: Any) -> Any:

@@ -106,6 +106,11 @@ CORPUS = {
         "{{ colors|join('+') }} {{ sizes.small }}{{ sizes.large }}",
         "red+green SL",
     ),
+    "a value set inside a loop is still set after it, as in Twig": (
+        "{% set total = 0 %}{% foreach item in event.items %}"
+        "{% set total = total + item.price %}{% endforeach %}{{ total }}",
+        "46.5",
+    ),
     "concatenation and ranges": (
         "{{ 'Order ' ~ event.order_id ~ '!' }} {{ (1..4)|join(',') }} {{ ('a'..'c')|join }}",
         "Order A-17! 1,2,3,4 abc",
