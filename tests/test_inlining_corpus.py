@@ -9,6 +9,7 @@ import lxml.html
 import pytest
 
 from streams.inlining import inline_css
+from streams.sanitizing import clean_template_html
 from streams.rendering import build_context, compile_parts, contact_context, render
 from streams.template_tokens import TEMPLATE_SYNTAX
 
@@ -121,3 +122,21 @@ def test_styles_are_inlined_and_media_rules_stay_in_head():
 
 def test_empty_html_is_left_alone():
     assert inline_css("") == ""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "foreach with limit",
+        "coalescing inside href",
+        "concatenation inside attributes",
+        "set and ranges",
+        "filters with quotes",
+    ],
+)
+def test_esl_syntax_survives_cleaning_on_save_exactly(name):
+    source = HEAD + CORPUS[name] + TAIL
+
+    cleaned = clean_template_html(source)
+
+    assert TEMPLATE_SYNTAX.findall(cleaned) == TEMPLATE_SYNTAX.findall(source)
