@@ -9,8 +9,8 @@ import lxml.html
 import pytest
 
 from streams.inlining import inline_css
-from streams.sanitizing import clean_template_html
 from streams.rendering import build_context, compile_parts, contact_context, render
+from streams.sanitizing import clean_template_html
 from streams.template_tokens import TEMPLATE_SYNTAX
 
 HEAD = """<!DOCTYPE html><html><head><meta charset="utf-8">
