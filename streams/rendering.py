@@ -211,6 +211,14 @@ def compile_part(part: str, source: str, *, html: bool) -> Template:
     except TemplateError as exc:
         located = explain(exc, source)
         raise _problem(part, source, located.sentence, located.line, located.column) from exc
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        # Python's parser and compiler have limits of their own (about 20 loops inside loops,
+        # brackets nested hundreds deep).
+        raise TemplateProblem(
+            part,
+            "This template nests too deeply (loops inside loops, or brackets inside brackets): "
+            "simplify it.",
+        ) from exc
 
 
 def syntax_problems(subject: str, html: str, text: str) -> dict[str, TemplateProblem]:
@@ -242,7 +250,7 @@ def missing_event_keys(sources: list[str], context: dict[str, Any]) -> list[str]
             continue
         try:
             tree = PLAIN_ENVIRONMENT.parse(source)
-        except TemplateError:
+        except (TemplateError, RecursionError):
             continue  # reported as a problem, not a warning
         for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
             base = node.node

@@ -173,3 +173,23 @@ def test_the_preview_refuses_a_huge_width_without_allocating_it():
 
     assert not preview.ok
     assert "takes too long or produces too much" in str(preview.problem)
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ " + "(" * 5000 + "1" + ")" * 5000 + " }}",
+        "{% if 1 %}" * 2000 + "{% endif %}" * 2000,
+        "{{ event" + ".a" * 20000 + " }}",
+        "{% for a in event.x %}" * 25 + "{% endfor %}" * 25,
+    ],
+    ids=["brackets", "ifs", "attributes", "loops"],
+)
+def test_deep_nesting_is_a_problem_in_words_not_a_server_error(admin_client, source):
+    response = admin_client.post(
+        "/admin/streams/mailstream/preview/",
+        {"subject": "s", "html_source": "", "text": source, "sample_data": "{}"},
+    )
+
+    assert response.status_code == 200
+    assert "nests too deeply" in response.json()["problem"]["message"]
