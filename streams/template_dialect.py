@@ -25,6 +25,9 @@ from jinja2.lexer import Token, TokenStream
 
 # `??` cannot be lexed by Jinja2; it becomes this name first and an `esl_coalesce` filter below.
 COALESCE = "__esl_coalesce__"
+# Nor can Twig's ternary `a ? b : c` (and `a ?: b`): `?` becomes this name, then Jinja2's
+# `(b) if (a) else (c)`.
+THEN = "__esl_then__"
 
 # Tags that would reach other templates, define code, or switch off escaping.
 REFUSED_TAGS = {
@@ -46,19 +49,27 @@ _CLOSE = set(_OPEN.values())
 _ATOMS = {"name", "string", "integer", "float"}
 
 
+_QUESTION = re.compile(r"\?\?|\?")
+
+
+def _lexable(code: str) -> str:
+    return _QUESTION.sub(lambda m: f" {COALESCE} " if m.group(0) == "??" else f" {THEN} ", code)
+
+
 def _outside_strings(code: str) -> str:
     pieces, last = [], 0
     for match in _STRING.finditer(code):
-        pieces.append(code[last : match.start()].replace("??", f" {COALESCE} "))
+        pieces.append(_lexable(code[last : match.start()]))
         pieces.append(match.group(0))
         last = match.end()
-    pieces.append(code[last:].replace("??", f" {COALESCE} "))
+    pieces.append(_lexable(code[last:]))
     return "".join(pieces)
 
 
 def preprocess(source: str) -> str:
-    """Make `??` lexable. Line breaks are kept, so Jinja2's line numbers are the marketer's."""
-    if "??" not in source:
+    """Make `??` and `?` lexable. Line breaks are kept, so Jinja2's line numbers are the
+    marketer's."""
+    if "?" not in source:
         return source
     return _BLOCK.sub(lambda m: _outside_strings(m.group(0)), source)
 
@@ -128,8 +139,73 @@ _WORD_PAIRS = {
 }
 
 
+def _ternary(tokens: list[Token]) -> list[Token]:
+    """`a ? b : c` → `(b) if (a) else (c)`, and `a ?: b` → `(a) or (b)`, at this bracket level
+    and inside every bracket group (the ternary binds loosest, as in Twig)."""
+    out: list[Token] = []
+    index = 0
+    while index < len(tokens):
+        if tokens[index].type in _OPEN:
+            end = _group_end(tokens, index)
+            out += [tokens[index], *_ternary(tokens[index + 1 : end - 1]), tokens[end - 1]]
+            index = end
+        else:
+            out.append(tokens[index])
+            index += 1
+    depth, question = 0, None
+    for position, token in enumerate(out):
+        if token.type in _OPEN:
+            depth += 1
+        elif token.type in _CLOSE:
+            depth -= 1
+        elif depth == 0 and token.type == "name" and token.value == THEN:
+            question = position
+            break
+    if question is None:
+        return out
+    lineno = out[question].lineno
+    condition, rest = out[:question], out[question + 1 :]
+    depth, colon = 0, None
+    nested = 0
+    for position, token in enumerate(rest):
+        if token.type in _OPEN:
+            depth += 1
+        elif token.type in _CLOSE:
+            depth -= 1
+        elif depth == 0 and token.type == "name" and token.value == THEN:
+            nested += 1
+        elif depth == 0 and token.type == "colon":
+            if nested == 0:
+                colon = position
+                break
+            nested -= 1
+    if colon is None:
+        raise TemplateSyntaxError("'?' needs a ':' after it: a ? b : c", lineno)
+    then, otherwise = rest[:colon], _ternary(rest[colon + 1 :])
+
+    def group(part: list[Token]) -> list[Token]:
+        return [Token(lineno, "lparen", "("), *part, Token(lineno, "rparen", ")")]
+
+    if not then:  # a ?: b
+        return [*group(condition), Token(lineno, "name", "or"), *group(otherwise)]
+    return [
+        *group(_ternary(then)),
+        Token(lineno, "name", "if"),
+        *group(condition),
+        Token(lineno, "name", "else"),
+        *group(otherwise),
+    ]
+
+
 def rewrite_expression(tokens: list[Token]) -> list[Token]:
     """Twig operators and literals as Jinja2 reads them."""
+    rewritten = _rewrite_operators(tokens)
+    if any(token.type == "name" and token.value == THEN for token in rewritten):
+        return _ternary(rewritten)
+    return rewritten
+
+
+def _rewrite_operators(tokens: list[Token]) -> list[Token]:
     out: list[Token] = []
     braces: list[str] = []
     index = 0
@@ -140,7 +216,7 @@ def rewrite_expression(tokens: list[Token]) -> list[Token]:
         previous = out[-1] if out else None
         if kind == "name" and token.value == COALESCE:
             end = _primary_end(tokens, index + 1)
-            right = rewrite_expression(tokens[index + 1 : end])
+            right = _rewrite_operators(tokens[index + 1 : end])
             if not right:
                 raise TemplateSyntaxError("'??' needs a value after it", token.lineno)
             out.extend(_as_filter(token.lineno, "esl_coalesce", right))
@@ -148,7 +224,7 @@ def rewrite_expression(tokens: list[Token]) -> list[Token]:
             continue
         if kind == "dot" and following is not None and following.type == "dot":
             end = _primary_end(tokens, index + 2)
-            right = rewrite_expression(tokens[index + 2 : end])
+            right = _rewrite_operators(tokens[index + 2 : end])
             if not right or previous is None:
                 raise TemplateSyntaxError("'..' needs a number on each side", token.lineno)
             out.extend(_as_filter(token.lineno, "esl_range", right))
@@ -264,6 +340,10 @@ def rewrite_block(tokens: list[Token]) -> list[Token]:
         )
     if first.value in ("for", "foreach"):
         return rewrite_loop(first.lineno, rewrite_expression(tokens[1:]))
+    if first.value == "set":
+        assign = next((i for i, t in enumerate(tokens) if t.type == "assign"), None)
+        if assign is not None:
+            return [*tokens[: assign + 1], *rewrite_expression(tokens[assign + 1 :])]
     if first.value in _RENAMED_TAGS:
         return [Token(first.lineno, "name", _RENAMED_TAGS[first.value]), *tokens[1:]]
     return [first, *rewrite_expression(tokens[1:])]

@@ -26,6 +26,7 @@ _JARGON = [
     (re.compile(r"'begin of statement block'"), "'{%'"),
     (re.compile(r"'end of template'"), "the end of the template"),
     (re.compile(r"__esl_coalesce__"), "??"),
+    (re.compile(r"__esl_then__"), "?"),
     (re.compile(r"esl_loop"), "foreach"),
     (re.compile(r"__esl_vars\."), ""),
     (re.compile(r"\bJinja2?\b"), "ESL"),

@@ -120,6 +120,11 @@ CORPUS = {
         " {{ event.a.b.c ?? null ?? 'deep' }}",
         "fallback A-17 deep",
     ),
+    "ternary and elvis": (
+        "{{ event.total > 1000 ? 'VIP' : 'regular' }} {{ event.empty_text ?: 'blank' }} "
+        "{{ 'Dear ' ~ (contact.5 == 'gold' ? 'Gold member' : contact.1) }}",
+        "VIP blank Dear Gold member",
+    ),
     "global data merged and by itself": (
         "{{ event.campaign }} {{ global.campaign }} {{ event.order_id }} {{ global.order_id }}",
         "spring spring A-17 overridden",
