@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from streams.attachments import describe_upload
 from streams.models import EmailCampaign, MailStream, StreamAttachment, sender_domain_allowed
 from streams.publishing import content_of
+from streams.rendering import syntax_problems
 from streams.sanitizing import clean_template_html
 from streams.template_tokens import TokenRoundTripError
 from triggered_email.json_form_fields import StorableJSONField
@@ -152,6 +153,15 @@ class MailStreamForm(forms.ModelForm):
             and not (cleaned.get("text") or "").strip()
         ):
             raise ValidationError("Write the HTML or the text of the email (or both).")
+        problems = syntax_problems(
+            cleaned.get("subject") or "",
+            cleaned.get("html_source") or "",
+            cleaned.get("text") or "",
+        )
+        for part, problem in problems.items():
+            field = {"subject": "subject", "html": "html_source", "text": "text"}[part]
+            if field not in self.errors:
+                self.add_error(field, str(problem))
         for name in ("sample_data", "sample_contact"):
             value = cleaned.get(name)
             if value is None and name not in self.errors:

@@ -18,6 +18,7 @@ from streams.rendering import (
     build_context,
     check_template,
     contact_context,
+    missing_event_keys,
 )
 from streams.sanitizing import clean_template_html, describe_removed
 from streams.template_tokens import TokenRoundTripError
@@ -78,6 +79,8 @@ class Preview:
     problem: TemplateProblem | None = None
     # What cleaning will remove on save (shown as a warning, the preview shows the result).
     removed: list[str] = field(default_factory=list)
+    # Event keys the template reads that the sample data lacks (they print empty).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -89,6 +92,7 @@ class Preview:
             problem = {
                 "part": self.problem.part,
                 "line": self.problem.line,
+                "column": getattr(self.problem, "column", None),
                 "source_line": self.problem.source_line,
                 "message": str(self.problem),
             }
@@ -99,6 +103,7 @@ class Preview:
             "text": self.text,
             "problem": problem,
             "removed": self.removed,
+            "warnings": self.warnings,
         }
 
 
@@ -127,6 +132,7 @@ def preview_draft(
         html=rendered.html,
         text=rendered.text,
         removed=describe_removed(html, cleaned),
+        warnings=absent_key_warnings([subject, html, text], context),
     )
 
 
@@ -143,4 +149,17 @@ def preview_version(version: Any) -> Preview:
         return Preview(problem=problem)
     except TokenRoundTripError as exc:
         return Preview(problem=TemplateProblem("HTML", str(exc)))
-    return Preview(subject=rendered.subject, html=rendered.html, text=rendered.text)
+    return Preview(
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        warnings=absent_key_warnings([version.subject, version.html_source, version.text], context),
+    )
+
+
+def absent_key_warnings(sources: list[str], context: dict[str, Any]) -> list[str]:
+    return [
+        f"{{{{ {name} }}}} is not in the sample data, so it prints empty here. Add it to the "
+        "sample data if triggers send it; check the spelling if they do."
+        for name in missing_event_keys(sources, context)
+    ]

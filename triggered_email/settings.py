@@ -334,6 +334,13 @@ TRIGGERED_EMAIL_REQUEUE_AFTER_SECONDS = env_int(
 TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS = env_int(
     "TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS", Q_TASK_TIMEOUT + 60, minimum=Q_TASK_TIMEOUT + 1
 )
+# Bounds on one message's render (streams.template_sandbox): a template that loops or grows
+# past them fails permanently ("template exceeded its render limit") instead of holding its lane
+# worker; the admin preview uses the same bounds. The output cap counts characters of all parts.
+TRIGGERED_EMAIL_RENDER_SECONDS = env_float("TRIGGERED_EMAIL_RENDER_SECONDS", 0.25, minimum=0.01)
+TRIGGERED_EMAIL_RENDER_MAX_CHARS = env_int(
+    "TRIGGERED_EMAIL_RENDER_MAX_CHARS", 2_000_000, minimum=10_000
+)
 # --- Pausing and resuming streams (marketers' workflow) -------------------------------------------
 # A message held while its stream was paused and older than this when the stream resumes is
 # recorded as expired instead of sent: a password reset or a shipping notice that arrives days
