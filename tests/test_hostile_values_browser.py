@@ -2,7 +2,7 @@
 
 Each field gets its own marker number N inside payloads that would set `window.__xss = N`
 (`<img onerror>`, `"><svg onload>`, `</textarea><script>`, `javascript:` URLs), plus template
-syntax (`{{'ZZ'|add:'QQ'}}` must never turn into ZZQQ), a long string and RTL/zero-width characters.
+syntax (`{{'ZZ' ~ 'QQ'}}` must never turn into ZZQQ), a long string and RTL/zero-width characters.
 On every page the test checks that no dialog opened, that `window.__xss` stays undefined, that
 no element carrying a payload made it into the DOM as markup (so a Content-Security-Policy that
 blocks the script does not hide an escaping bug), and that preview iframes show the email.
@@ -33,7 +33,7 @@ from tests.seeding import PREVIEW_MARK, Seeded, seed_world
 
 pytestmark = pytest.mark.browser
 
-# What {{'ZZ'|add:'QQ'}} becomes if data is ever rendered as a template (a string no chart
+# What {{'ZZ' ~ 'QQ'}} becomes if data is ever rendered as a template (a string no chart
 # coordinate or port number can produce by chance).
 EVALUATED = "ZZQQ"
 
@@ -58,7 +58,7 @@ class Hostile:
         ]
         if "subject" not in key:
             # Subjects are templates by design; everywhere else template syntax is data.
-            parts.insert(1, "{{'ZZ'|add:'QQ'}}{% if 1 %}T{% endif %}")
+            parts.insert(1, "{{'ZZ' ~ 'QQ'}}{% if 1 %}T{% endif %}")
         if key.endswith("url"):
             parts.insert(0, f"javascript:{set_flag}//")
         if "note" in key or "city" in key:

@@ -516,6 +516,8 @@ LOGGING = {
         "django-q": {"level": Q_CLUSTER["log_level"]},
         # aiosmtpd (the local mail catcher) logs every connection at INFO.
         "mail.log": {"level": "WARNING"},
+        # django-axes announces its configuration at INFO in every process and command.
+        "axes": {"level": "WARNING"},
     },
 }
 
