@@ -136,6 +136,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/v2/… with a trailing or repeated slash reaches the same view, without a redirect.
+    "triggered_email.api_paths.ApiPathMiddleware",
     # Content-Security-Policy on every response (see CONTENT_SECURITY_POLICY above).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
