@@ -1,5 +1,5 @@
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -84,7 +84,8 @@ class ContactField(models.Model):
 
     id = models.PositiveIntegerField(
         primary_key=True,
-        validators=[validate_custom_field_id],
+        # PostgreSQL's integer; SQLite would store more and PostgreSQL refuse it.
+        validators=[validate_custom_field_id, MaxValueValidator(2**31 - 1)],
         help_text="The Emarsys field id clients send (e.g. the id this field has in Emarsys).",
     )
     name = models.CharField(
