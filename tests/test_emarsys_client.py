@@ -225,3 +225,34 @@ def test_event_trigger_broadcast_and_message_calls(client, smtp_server, make_str
 
     spare = client.create_event("unused")
     assert client.delete_event(spare["id"]) == {"id": spare["id"]}
+
+
+def test_the_readme_table_lists_every_routed_call_with_its_reply_codes():
+    import re
+    from pathlib import Path
+
+    from django.urls import URLPattern
+
+    from events.api import urls as api_urls
+
+    def shape(route: str) -> str:
+        return re.sub(r"\{\w*\}", "{}", route)
+
+    routed = set()
+    for pattern in api_urls.urlpatterns:
+        if not isinstance(pattern, URLPattern) or pattern.name == "not-found":
+            continue
+        route = shape("/api/" + re.sub(r"<\w+:(\w+)>", r"{\1}", str(pattern.pattern)))
+        view = pattern.callback.view_class
+        routed |= {(m.upper(), route) for m in ("get", "post", "put") if hasattr(view, m)}
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    start = readme.index("| call | body | reply codes |")
+    rows = readme[start:].split("\n\n", 1)[0].splitlines()[2:]
+    listed = set()
+    for row in rows:
+        call, _body, codes = (cell.strip() for cell in row.strip("|").rsplit("|", 2))
+        assert codes, row
+        for methods, route in re.findall(r"`([A-Z/]+) (/api/v2/[^`]*)`", call):
+            listed |= {(method, shape(route)) for method in methods.split("/")}
+
+    assert listed == routed
