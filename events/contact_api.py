@@ -47,6 +47,8 @@ _COLUMNS = {
     **FIELD_IDS,
     **{name: name for name in FIELD_IDS.values()},
     "external_id": "external_id",
+    # Asked for by name, the contact's id is the id `result` always carries, not a free field.
+    "id": "id",
 }
 
 

@@ -161,6 +161,16 @@ def test_getdata_answers_the_requested_fields_and_errors_as_emarsys_does(api, ma
     ]
 
 
+def test_getdata_of_the_id_field_is_the_contact_id(api, make_contact):
+    jane = make_contact("jane@example.org", fields={"id": "not this"})
+
+    response = api.post(
+        "/api/v2/contact/getdata", {"keyValues": ["jane@example.org"], "fields": ["id"]}
+    )
+
+    assert response.json()["data"]["result"] == [{"id": str(jane.pk)}]
+
+
 def test_getdata_with_nothing_found_answers_result_false(api):
     response = api.post("/api/v2/contact/getdata", {"keyValues": ["x@example.org"]})
 
