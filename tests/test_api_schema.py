@@ -27,6 +27,12 @@ OPERATIONS = {
     ("/api/v2/event/{event_id}/usages", "get"),
     ("/api/v2/contact", "put"),
     ("/api/v2/contact", "post"),
+    ("/api/v2/contact/getdata", "post"),
+    ("/api/v2/contact/checkids", "post"),
+    ("/api/v2/contact/delete", "post"),
+    ("/api/v2/field", "get"),
+    ("/api/v2/field", "post"),
+    ("/api/v2/settings", "get"),
     ("/api/v2/email/{stream_id}/broadcast", "post"),
     ("/api/v2/message/{message_id}", "get"),
 }
@@ -34,6 +40,8 @@ WITH_IDEMPOTENCY = {
     ("/api/v2/event/{event_id}/trigger", "post"),
     ("/api/v2/contact", "put"),
     ("/api/v2/contact", "post"),
+    ("/api/v2/contact/delete", "post"),
+    ("/api/v2/field", "post"),
     ("/api/v2/email/{stream_id}/broadcast", "post"),
 }
 
@@ -166,8 +174,9 @@ def test_trigger_and_broadcast_bodies_are_one_of_their_two_shapes(schema):
 
     trigger = body("/api/v2/event/{event_id}/trigger")["oneOf"]
     single, batch = (resolve(schema, shape) for shape in trigger)
-    assert single["required"] == ["key_id", "external_id"]
-    assert batch["required"] == ["key_id", "contacts"]
+    # key_id may be omitted: Emarsys then uses the email field (3), issue 20.
+    assert single["required"] == ["external_id"]
+    assert batch["required"] == ["contacts"]
     assert batch["properties"]["contacts"]["maxItems"] == 1000
     # `data` is an object, or (as some Emarsys clients send it) a JSON string of one.
     assert [s["type"] for s in single["properties"]["data"]["oneOf"]] == ["object", "string"]

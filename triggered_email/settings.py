@@ -136,6 +136,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/v2/… with a trailing or repeated slash reaches the same view, without a redirect.
+    "triggered_email.api_paths.ApiPathMiddleware",
     # Content-Security-Policy on every response (see CONTENT_SECURITY_POLICY above).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -218,7 +220,16 @@ if CACHE_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One cache every web process shares, so the API's rate limit (and anything else counted in
+    # the cache) holds across all workers of an installation, not per process. The table is
+    # created by a migration (events 0004), so `migrate` is all a setup needs.
+    CACHES = {
+        "default": {
+            "BACKEND": "triggered_email.shared_cache.SharedDatabaseCache",
+            "LOCATION": "triggered_email_cache",
+            "KEY_PREFIX": "triggered_email",
+        }
+    }
 
 # --- Task queue (django-q2): two lanes ----------------------------------------------------------
 
@@ -364,7 +375,8 @@ API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minim
 API_MAX_EVENT_BYTES = env_int("API_MAX_EVENT_BYTES", 1024 * 1024, minimum=1024)
 API_MAX_BATCH = 1000
 API_WSSE_WINDOW_SECONDS = env_int("API_WSSE_WINDOW_SECONDS", 300, minimum=30)
-# Requests per credential, e.g. "1000/s", "50000/min"; enforced per process without CACHE_URL.
+# Requests per credential, e.g. "1000/s", "50000/min"; counted in the default cache, which every
+# web process shares (the database, or Redis with CACHE_URL).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1000/s")
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
     raise ImproperlyConfigured(

@@ -39,12 +39,14 @@ REPLY_CODE_MEANINGS: dict[ReplyCode, str] = {
     ReplyCode.OK: "OK (HTTP 200).",
     ReplyCode.UNAUTHORIZED: "Missing or invalid credentials (HTTP 401).",
     ReplyCode.BATCH_TOO_LARGE: "More than 1000 contacts or recipients in one call (HTTP 400).",
-    ReplyCode.INVALID_KEY_FIELD: 'key_id is missing or not "3"/"email", "id" or "external_id" '
-    "(HTTP 400).",
+    ReplyCode.INVALID_KEY_FIELD: 'key_id is not "3"/"email" (the default), "id", '
+    '"external_id" or the id or name of a custom field marked unique (HTTP 400).',
     ReplyCode.NO_KEY_VALUE: "The key value (external_id, or the contact's key field) is missing "
     "or empty (HTTP 400; per contact in a batch).",
-    ReplyCode.CONTACT_NOT_FOUND: "No contact has this key value (HTTP 400; per contact in a "
-    "batch).",
+    ReplyCode.CONTACT_NOT_FOUND: "No contact has this key value; PUT /contact without "
+    "create_if_not_exists=1 updates only (HTTP 400; per contact in a batch).",
+    ReplyCode.CONTACT_EXISTS: "POST /contact: a contact with this key value exists already, "
+    "update it with PUT (HTTP 400; per contact in a batch).",
     ReplyCode.MULTIPLE_CONTACTS: "More than one contact has this key value (HTTP 400; per contact "
     "in a batch).",
     ReplyCode.INVALID_EVENT: "No external event has this id (HTTP 400).",
@@ -106,13 +108,11 @@ def reply_code_schema() -> dict[str, Any]:
 # --- shapes -----------------------------------------------------------------------------------
 
 KEY_ID = {
-    "description": 'Which contact field `external_id` holds: `3` or `"email"` (the email '
-    'address), `"id"` (the internal contact id) or `"external_id"` (the external id). '
-    "Case and surrounding spaces are ignored.",
-    "oneOf": [
-        {"type": "string", "enum": ["3", "email", "id", "external_id"]},
-        {"type": "integer", "enum": [3]},
-    ],
+    "description": 'The key field: `3` or `"email"` (the email address; the default when '
+    '`key_id` is omitted), `"id"` (the internal contact id), `"external_id"` (the external id), '
+    "or the id (as a number or text) or name of a custom field marked unique "
+    "(GET /api/v2/field). Case and surrounding spaces are ignored.",
+    "oneOf": [{"type": "string"}, {"type": "integer"}],
     "example": "3",
 }
 KEY_VALUE = {
@@ -240,7 +240,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "TriggerSingle": {
         "type": "object",
         "title": "One contact",
-        "required": ["key_id", "external_id"],
+        "required": ["external_id"],
         "properties": {
             "key_id": KEY_ID,
             "external_id": KEY_VALUE,
@@ -253,7 +253,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "TriggerBatch": {
         "type": "object",
         "title": "A batch of contacts",
-        "required": ["key_id", "contacts"],
+        "required": ["contacts"],
         "properties": {
             "key_id": KEY_ID,
             "contacts": {
@@ -355,8 +355,9 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "ContactFields": {
         "type": "object",
         "description": 'Fields by Emarsys field id ("1" first name, "2" last name, "3" email, '
-        '"31" opt-in: 1 yes, 2 no) or by name; any other key is kept as a custom field. '
-        "The key field (by `key_id`) identifies the contact; a new contact needs an email.",
+        '"31" opt-in: 1 yes, 2 no; custom fields by their id) or by name; any other key is kept '
+        "as a free field. The key field (by `key_id`) identifies the contact; a new contact "
+        "needs an email.",
         "additionalProperties": True,
         "properties": {
             "1": {"type": "string", "nullable": True},
@@ -373,8 +374,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     },
     "ContactUpsert": {
         "type": "object",
-        "required": ["key_id"],
-        "description": "`contacts` (up to 1000), or one contact's fields at the root.",
+        "description": "`contacts` (up to 1000; refusals per contact in `data.errors`, HTTP "
+        "200), or one contact's fields at the root (a refusal refuses the call).",
         "additionalProperties": True,
         "properties": {
             "key_id": KEY_ID,
@@ -384,7 +385,174 @@ COMPONENTS: dict[str, dict[str, Any]] = {
                 "items": _schemas_ref("ContactFields"),
             },
         },
-        "example": {"key_id": "3", "contacts": [{"1": "Jane", "3": "jane@example.org"}]},
+        "example": {"key_id": "3", "contacts": [{"1": "Jane", "3": "jane.new@example.org"}]},
+    },
+    "ContactDelete": {
+        "type": "object",
+        "description": 'One contact (`{"key_id": "3", "3": "jane@example.org"}`) or '
+        "`contacts` (up to 1000), each naming its key value.",
+        "additionalProperties": True,
+        "properties": {
+            "key_id": KEY_ID,
+            "contacts": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": _schemas_ref("ContactFields"),
+            },
+        },
+        "example": {"key_id": "3", "3": "jane@example.org"},
+    },
+    "ContactDeleteResult": {
+        "type": "object",
+        "required": ["deleted_contacts"],
+        "properties": {
+            "deleted_contacts": {"type": "integer"},
+            "errors": _schemas_ref("ItemErrors"),
+        },
+    },
+    "ContactGetData": {
+        "type": "object",
+        "description": "Emarsys's getdata body. `keyId` defaults to 3 (email); `key_id` is "
+        "taken too. Without `fields` every standard and custom field comes back.",
+        "properties": {
+            "keyId": KEY_ID,
+            "keyValues": {
+                "type": "array",
+                "maxItems": 1000,
+                "items": KEY_VALUE,
+            },
+            "fields": {
+                "type": "array",
+                "maxItems": 1000,
+                "description": "Field ids (numbers or text) or names.",
+                "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            },
+        },
+        "example": {"keyId": "3", "keyValues": ["jane@example.org"], "fields": ["1", 2, 3]},
+    },
+    "ContactData": {
+        "type": "object",
+        "required": ["result", "errors"],
+        "properties": {
+            "result": {
+                "description": "Each matching contact: `id` and the requested fields by the "
+                "key they were asked by, values as text or null; `false` when none matched "
+                "(as Emarsys answers).",
+                "oneOf": [
+                    {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "required": ["id"],
+                            "additionalProperties": {"type": "string", "nullable": True},
+                        },
+                    },
+                    {"type": "boolean", "enum": [False]},
+                ],
+            },
+            "errors": {
+                "type": "array",
+                "description": "Emarsys's getdata errors: one per key value not found (2008) "
+                "or empty (2005).",
+                "items": {
+                    "type": "object",
+                    "required": ["key", "errorCode", "errorMsg"],
+                    "properties": {
+                        "key": {"type": "string"},
+                        "errorCode": {"type": "integer"},
+                        "errorMsg": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "ContactCheckIds": {
+        "type": "object",
+        "required": ["external_ids"],
+        "properties": {
+            "key_id": KEY_ID,
+            "external_ids": {"type": "array", "maxItems": 1000, "items": KEY_VALUE},
+            "get_multiple_ids": {
+                "description": "1: every id of a key value, as a list; otherwise a value more "
+                "than one contact has is refused with 2010.",
+                "oneOf": [{"type": "integer"}, {"type": "string"}, {"type": "boolean"}],
+            },
+        },
+        "example": {"key_id": "3", "external_ids": ["jane@example.org"]},
+    },
+    "ContactIds": {
+        "type": "object",
+        "required": ["ids"],
+        "properties": {
+            "ids": {
+                "type": "object",
+                "description": "Contact id by key value (a list with get_multiple_ids).",
+                "additionalProperties": {
+                    "oneOf": [
+                        {"type": "string"},
+                        {"type": "array", "items": {"type": "string"}},
+                    ]
+                },
+            },
+            "errors": _schemas_ref("ItemErrors"),
+        },
+    },
+    "Field": {
+        "type": "object",
+        "required": ["id", "name", "application_type", "string_id", "unique"],
+        "properties": {
+            "id": {"type": "integer", "description": "The Emarsys field id clients send."},
+            "name": {"type": "string"},
+            "application_type": {"type": "string"},
+            "string_id": {"type": "string", "description": "The name in templates and fields."},
+            "unique": {
+                "type": "boolean",
+                "description": "Custom fields marked unique may be key fields (key_id).",
+            },
+        },
+        "example": {
+            "id": 3,
+            "name": "E-Mail",
+            "application_type": "email",
+            "string_id": "email",
+            "unique": False,
+        },
+    },
+    "FieldCreate": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "description": "The label."},
+            "string_id": {
+                "type": "string",
+                "description": "Lowercase letters, digits and underscores; defaults to the "
+                "name in that form.",
+            },
+            "application_type": {
+                "type": "string",
+                "enum": ["shorttext", "longtext", "numeric", "date"],
+            },
+            "id": {
+                "type": "integer",
+                "description": "The id the field has in Emarsys, to keep integrations "
+                "unchanged; the next free id from 1000 without it.",
+            },
+            "unique": {"type": "boolean", "default": False},
+        },
+        "example": {"name": "Loyalty number", "id": 4711, "unique": True},
+    },
+    "Settings": {
+        "type": "object",
+        "required": ["id", "name", "environment", "timezone", "language", "total_contacts"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "environment": {"type": "string", "description": "The host the call reached."},
+            "timezone": {"type": "string"},
+            "language": {"type": "string"},
+            "country": {"type": "string"},
+            "total_contacts": {"type": "integer"},
+        },
     },
     "ContactResult": {
         "type": "object",
@@ -652,12 +820,34 @@ BROADCAST = extend_schema(
 )
 
 CONTACT = {
-    "summary": "Create or update contacts",
     "tags": ["Contacts"],
-    "parameters": [IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, *RESPONSE_HEADERS],
     **request_body(_schemas_ref("ContactUpsert")),
     "responses": responses(success(_schemas_ref("ContactResult")), *IDEMPOTENT),
 }
+CREATE_IF_NOT_EXISTS = OpenApiParameter(
+    "create_if_not_exists",
+    {"type": "integer", "enum": [0, 1]},
+    OpenApiParameter.QUERY,
+    required=False,
+    description="1: create contacts that do not exist (2008 for them otherwise). Also taken "
+    "in the body.",
+)
+
+
+def read_call(
+    operation_id: str, summary: str, description: str, body: str | None, result: dict[str, Any]
+) -> Any:
+    """A call that reads (or, for fields, adds) without sending anything."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        tags=["Contacts"],
+        parameters=RESPONSE_HEADERS,
+        **(request_body(_schemas_ref(body)) if body else {}),
+        responses=responses(success(result), *(WITH_BODY if body else ALWAYS)),
+    )
+
 
 VIEWS: dict[str, Any] = {
     "EventTriggerView": extend_schema_view(post=TRIGGER),
@@ -727,12 +917,95 @@ VIEWS: dict[str, Any] = {
         )
     ),
     "ContactView": extend_schema_view(
-        put=extend_schema(operation_id="upsert_contacts", **CONTACT),
-        post=extend_schema(
-            operation_id="upsert_contacts_post",
-            description="The same as PUT, for clients that cannot send PUT.",
+        put=extend_schema(
+            operation_id="update_contacts",
+            summary="Update contacts",
+            description="Updates the contacts with these key values; an unknown one is 2008 "
+            "unless `create_if_not_exists=1` (then it is created, as POST would).",
+            parameters=[
+                CREATE_IF_NOT_EXISTS,
+                IDEMPOTENCY_KEY,
+                IDEMPOTENT_REPLAYED,
+                *RESPONSE_HEADERS,
+            ],
             **CONTACT,
         ),
+        post=extend_schema(
+            operation_id="create_contacts",
+            summary="Create contacts",
+            description="Creates contacts; one whose key value exists already is 2009 (per "
+            "contact in a batch).",
+            parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, *RESPONSE_HEADERS],
+            **CONTACT,
+        ),
+    ),
+    "ContactGetDataView": extend_schema_view(
+        post=read_call(
+            "get_contact_data",
+            "Read contacts' fields",
+            "Emarsys's getdata: the requested fields of the contacts with these key values.",
+            "ContactGetData",
+            _schemas_ref("ContactData"),
+        )
+    ),
+    "ContactCheckIdsView": extend_schema_view(
+        post=read_call(
+            "check_contact_ids",
+            "Contact ids by key value",
+            "Emarsys's checkids: the internal id of each key value's contact.",
+            "ContactCheckIds",
+            _schemas_ref("ContactIds"),
+        )
+    ),
+    "ContactDeleteView": extend_schema_view(
+        post=extend_schema(
+            operation_id="delete_contacts",
+            summary="Delete contacts",
+            description="Deletes the contact of each key value (2008 when none, 2010 when "
+            "several have it); messages already sent keep their rows.",
+            tags=["Contacts"],
+            parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, *RESPONSE_HEADERS],
+            **request_body(_schemas_ref("ContactDelete")),
+            responses=responses(success(_schemas_ref("ContactDeleteResult")), *IDEMPOTENT),
+        )
+    ),
+    "FieldView": extend_schema_view(
+        get=read_call(
+            "list_fields",
+            "List the contact fields",
+            "The standard fields and the custom ones, with the Emarsys ids clients send.",
+            None,
+            {"type": "array", "items": _schemas_ref("Field")},
+        ),
+        post=extend_schema(
+            operation_id="create_field",
+            summary="Create a custom contact field",
+            description="A custom field, by the id clients send; mark it `unique` to use it as "
+            "a key field.",
+            tags=["Contacts"],
+            parameters=[IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, *RESPONSE_HEADERS],
+            **request_body(_schemas_ref("FieldCreate")),
+            responses=responses(
+                success(
+                    {
+                        "type": "object",
+                        "required": ["id"],
+                        "properties": {"id": {"type": "integer"}},
+                    }
+                ),
+                *IDEMPOTENT,
+            ),
+        ),
+    ),
+    "SettingsView": extend_schema_view(
+        get=extend_schema(
+            operation_id="account_settings",
+            summary="The account's settings",
+            description="A minimal account description, for clients that read it first.",
+            tags=["Account"],
+            parameters=RESPONSE_HEADERS,
+            responses=responses(success(_schemas_ref("Settings")), *ALWAYS),
+        )
     ),
     "MessageView": extend_schema_view(
         get=extend_schema(
@@ -753,8 +1026,20 @@ VIEWS: dict[str, Any] = {
 }
 
 
+# Views that live in events/api/contact_views.py; the others are in events/api/views.py.
+CONTACT_VIEWS = {
+    "ContactView",
+    "ContactGetDataView",
+    "ContactCheckIdsView",
+    "ContactDeleteView",
+    "FieldView",
+    "SettingsView",
+}
+
+
 def _view_extension(view_name: str, decorate: Any) -> type[OpenApiViewExtension]:
-    """A view extension that documents `events.api.views.<view_name>` without changing it."""
+    """A view extension that documents `events.api.<module>.<view_name>` without changing it."""
+    module = "contact_views" if view_name in CONTACT_VIEWS else "views"
 
     def view_replacement(self: OpenApiViewExtension) -> type:
         return decorate(type(view_name, (self.target_class,), {"__doc__": ""}))
@@ -762,7 +1047,10 @@ def _view_extension(view_name: str, decorate: Any) -> type[OpenApiViewExtension]
     return type(
         f"{view_name}Schema",
         (OpenApiViewExtension,),
-        {"target_class": f"events.api.views.{view_name}", "view_replacement": view_replacement},
+        {
+            "target_class": f"events.api.{module}.{view_name}",
+            "view_replacement": view_replacement,
+        },
     )
 
 
