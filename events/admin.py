@@ -18,7 +18,7 @@ from delivery.admin_paging import CappedCountPaginator
 from events.admin_forms import ContactImportForm, TestTriggerForm
 from events.contact_import import ImportFileError, apply_import, decode, plan_import
 from events.credentials import rotate_credential
-from events.models import ApiCredential, Contact, ExternalEvent, Trigger
+from events.models import ApiCredential, Contact, ContactField, ExternalEvent, Trigger
 from events.reply_codes import ReplyError
 from events.test_triggers import trigger_test
 from triggered_email.json_form_fields import StorableJSONField
@@ -139,6 +139,21 @@ class ExternalEventAdmin(admin.ModelAdmin):
             "streams": streams,
         }
         return TemplateResponse(request, "admin/events/externalevent/trigger_test.html", context)
+
+
+@admin.register(ContactField)
+class ContactFieldAdmin(admin.ModelAdmin):
+    """Custom contact fields: the Emarsys id clients send and templates use (`contact.4711`),
+    and the name values are kept under (`contact.loyalty_tier`)."""
+
+    list_display = ["id", "name", "label", "application_type", "unique", "created_at"]
+    list_filter = ["application_type", "unique"]
+    search_fields = ["name", "label"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Renaming or renumbering would orphan the values stored under the old name and break
+        # clients and templates that use the id: a field is defined once.
+        return ["id", "name"] if obj is not None else []
 
 
 @admin.register(Contact)

@@ -17,6 +17,7 @@ from django.conf import settings
 from jinja2 import Template, TemplateError, nodes
 
 from streams.bounded_cache import BoundedCache
+from streams.contact_field_ids import custom_field_ids
 from streams.safe_links import drop_unsafe_urls
 from streams.template_budget import RenderLimitExceeded, render_budget
 from streams.template_budget import begin as begin_budget
@@ -172,9 +173,14 @@ def contact_context(
     external_id: str | None = None,
     fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A contact by field name and by Emarsys field id (1 first name, 2 last name, 3 email)."""
+    """A contact by field name and by Emarsys field id (1 first name, 2 last name, 3 email, and
+    each custom field's id)."""
+    fields = dict(fields or {})
+    if fields:
+        ids = custom_field_ids()
+        fields.update({ids[name]: value for name, value in list(fields.items()) if name in ids})
     return {
-        **dict(fields or {}),
+        **fields,
         "first_name": first_name,
         "last_name": last_name,
         "email": email,

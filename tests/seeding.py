@@ -31,7 +31,7 @@ from events.credentials import issue_credential
 from events.integrations import receive_call
 from events.integrations_models import Integration
 from events.integrations_presets import apply_preset
-from events.models import Contact, ExternalEvent
+from events.models import Contact, ContactField, ExternalEvent
 from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
 from streams.attachments import attach_file
 from streams.marketers import MARKETERS_GROUP
@@ -106,6 +106,12 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
         opt_in=True,
     )
     Contact.objects.create(email="bob@example.org", first_name="Bob", external_id="ext-2")
+    ContactField.objects.create(
+        id=4711,
+        name="city",
+        label=text("contact_field.label", "City")[:200],
+        application_type=ContactField.Type.SHORTTEXT,
+    )
 
     campaign = EmailCampaign.objects.create(
         name=text("campaign.name", "Spring sale")[:200],
