@@ -29,6 +29,8 @@ PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta
 # Up to two days a point per hour, beyond that a point per day.
 HOURLY_UP_TO = timedelta(days=2)
 MAX_RANGE = timedelta(days=400)
+# Buckets and labels step past a range's end: keep well away from datetime's last day.
+LATEST_END = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class RangeError(ValueError):
@@ -60,9 +62,15 @@ def parse_range(params: Mapping[str, str], now: datetime | None = None) -> Range
     if start_text or end_text:
         if not (start_text and end_text):
             raise RangeError("Give both start and end for a custom range.")
-        start = _parse_moment(start_text, end=False)
-        end = _parse_moment(end_text, end=True)
-        start, end = hour_of(start), _ceil_hour(end)
+        try:
+            start = _parse_moment(start_text, end=False)
+            end = _parse_moment(end_text, end=True)
+            start, end = hour_of(start), _ceil_hour(end)
+        except OverflowError:
+            # The last day of year 9999 has no "next hour" or "next day" to end on.
+            end = LATEST_END
+        if end >= LATEST_END:
+            raise RangeError("The range must end before the year 9999.")
         if end <= start:
             raise RangeError("The end of the range must come after its start.")
         if end - start > MAX_RANGE:

@@ -33,6 +33,8 @@ from delivery.stream_control import release_stranded_held
 from delivery.suppressions import skip_suppressed
 from streams.models import StreamAttachment, StreamVersion
 from streams.rendering import version_cache
+from streams.template_budget import REASON as RENDER_LIMIT_REASON
+from streams.template_budget import RenderLimitExceeded
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,10 @@ def _prepare(message: Message) -> Any:
         return build_email(message, render_message(message))
     except OSError as exc:  # storage unreachable: worth another try
         return classify(exc)
+    except RenderLimitExceeded as exc:
+        # The same template and data go over the same bound on every retry.
+        logger.warning("Message %s exceeded its render limit: %s", message.pk, exc.detail)
+        return Failure(True, RENDER_LIMIT_REASON)
     except Exception as exc:  # the data cannot be rendered; it will not change on retry
         logger.warning("Message %s cannot be rendered: %s", message.pk, exc)
         return Failure(True, f"could not render the message: {exc}")

@@ -8,9 +8,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
+from django.db import models, transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -19,9 +18,10 @@ from delivery.admin_paging import CappedCountPaginator
 from events.admin_forms import ContactImportForm, TestTriggerForm
 from events.contact_import import ImportFileError, apply_import, decode, plan_import
 from events.credentials import rotate_credential
-from events.models import ApiCredential, Contact, ExternalEvent, Trigger
+from events.models import ApiCredential, Contact, ContactField, ExternalEvent, Trigger
 from events.reply_codes import ReplyError
 from events.test_triggers import trigger_test
+from triggered_email.json_form_fields import StorableJSONField
 
 
 def automation_usages(event: ExternalEvent) -> list[tuple[str, list[Any]]]:
@@ -81,7 +81,11 @@ class ExternalEventAdmin(admin.ModelAdmin):
         return request.user.has_perm("streams.change_mailstream")
 
     def trigger_test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        event = get_object_or_404(ExternalEvent, pk=object_id)
+        # get_object answers None for an id that is not a number (a mistyped or stale link),
+        # where a lookup by pk would raise and answer 500.
+        event = self.get_object(request, object_id)
+        if event is None:
+            raise Http404(f"No external event with id {object_id!r}.")
         if not self.has_test_permission(request):
             raise PermissionDenied
         streams = list(event.streams.all())
@@ -137,6 +141,21 @@ class ExternalEventAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/events/externalevent/trigger_test.html", context)
 
 
+@admin.register(ContactField)
+class ContactFieldAdmin(admin.ModelAdmin):
+    """Custom contact fields: the Emarsys id clients send and templates use (`contact.4711`),
+    and the name values are kept under (`contact.loyalty_tier`)."""
+
+    list_display = ["id", "name", "label", "application_type", "unique", "created_at"]
+    list_filter = ["application_type", "unique"]
+    search_fields = ["name", "label"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        # Renaming or renumbering would orphan the values stored under the old name and break
+        # clients and templates that use the id: a field is defined once.
+        return ["id", "name"] if obj is not None else []
+
+
 @admin.register(Contact)
 class ContactAdmin(admin.ModelAdmin):
     list_display = ["email", "external_id", "first_name", "last_name", "opt_in_shown", "updated_at"]
@@ -147,6 +166,8 @@ class ContactAdmin(admin.ModelAdmin):
     paginator = CappedCountPaginator
     change_list_template = "admin/events/contact/change_list.html"
     fields = ["email", "external_id", "first_name", "last_name", "fields", "opt_in"]
+    # NaN, 1e999, \u0000 or deep nesting typed into the free fields: a form error, not a 500.
+    formfield_overrides = {models.JSONField: {"form_class": StorableJSONField}}
 
     @admin.display(description="opt-in (ignored for sending)", boolean=True, ordering="opt_in")
     def opt_in_shown(self, contact: Contact) -> bool | None:

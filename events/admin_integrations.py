@@ -18,6 +18,8 @@ class IntegrationForm(forms.ModelForm):
     new_secret = forms.CharField(
         required=False,
         strip=True,
+        # The secret's column holds 255 characters: longer is a form error, not a 500.
+        max_length=Integration._meta.get_field("secret").max_length,
         widget=forms.PasswordInput(render_value=False),
         help_text="Paste the sender's signing secret (Shopify: the app's client secret or the "
         "webhook signing key; Stripe: the endpoint's whsec_… secret). Setting a new one keeps "

@@ -16,6 +16,7 @@ from typing import Any
 from events.contacts import (
     ContactChanges,
     ContactDataError,
+    FieldDefinitions,
     KeyField,
     find_contacts,
     normalise_key_value,
@@ -103,6 +104,8 @@ def plan_import(text: str, key_field: KeyField) -> ImportPlan:
             f"(the key); found: {', '.join(columns) or 'nothing'}."
         )
     rows: list[RowPlan] = []
+    # Read once for the file: custom field columns by Emarsys id are stored under their name.
+    definitions = FieldDefinitions.load()
     for index, record in enumerate(reader):
         if index >= MAX_ROWS:
             raise ImportFileError(
@@ -120,18 +123,24 @@ def plan_import(text: str, key_field: KeyField) -> ImportPlan:
             continue
         if not any(values.values()):
             continue
-        rows.append(_plan_row(line, values, key_column, key_field))
+        rows.append(_plan_row(line, values, key_column, key_field, definitions))
     _mark_existing(rows, key_field)
     return ImportPlan(key_field, columns, rows)
 
 
-def _plan_row(line: int, values: dict[str, str], key_column: str, key_field: KeyField) -> RowPlan:
+def _plan_row(
+    line: int,
+    values: dict[str, str],
+    key_column: str,
+    key_field: KeyField,
+    definitions: FieldDefinitions,
+) -> RowPlan:
     key = normalise_key_value(key_field, values.get(key_column))
     if key is None:
         return RowPlan(line, "", "error", values, f"the key column {key_column} is empty")
     entry = {name: value for name, value in values.items() if value != "" or name == key_column}
     try:
-        changes = parse_contact_fields(entry)
+        changes = parse_contact_fields(entry, definitions)
     except ContactDataError as exc:
         return RowPlan(line, key, "error", values, str(exc))
     return RowPlan(line, key, "create", values, changes=changes)

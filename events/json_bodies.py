@@ -9,25 +9,24 @@ turn them into refusals that say what is wrong and where.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from triggered_email.json_storage import (
+    MAX_JSON_DEPTH,
+    non_finite_path,
+    too_deep,
+    unstorable_text,
+)
 from triggered_email.numbers import BIGINT_MAX, ascii_int
 
 # Strict JSON has no raw control characters, and a raw surrogate is not valid UTF-8: both can
 # only arrive as \u escapes, so the walk over a document runs only when its text has one.
 _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # NaN/Infinity literals, or an exponent of three digits or more (1e400 overflows to inf). Only a
 # body with one of these needs the walk that finds non-finite numbers.
 _SUSPECT_NUMBER = re.compile(rb"NaN|Infinity|[eE][+]?0*[1-9][0-9]{2,}")
-
-# Documents received from outside may nest objects and lists at most this deep. Real payloads
-# (Stripe, Shopify, Emarsys batches) nest under 15; Python's parser fails near 1,000 levels, and
-# each walk over stored data (rendering, dotted paths) would pay for deeper ones.
-MAX_JSON_DEPTH = 64
 
 
 class JsonBodyError(ValueError):
@@ -62,46 +61,9 @@ def _too_deep_text() -> str:
     )
 
 
-def too_deep(document: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether `document` nests dicts and lists more than `limit` levels deep.
-
-    Level by level, with the containers of each level gathered in comprehensions: about 3 ms
-    for a 1000-contact batch (200 kB), where a walk item by item took 5.
-    """
-    level = [document] if type(document) is dict or type(document) is list else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        deeper: list[Any] = []
-        for item in level:
-            deeper += [
-                child
-                for child in (item.values() if type(item) is dict else item)
-                if type(child) is dict or type(child) is list
-            ]
-        level = deeper
-    return False
-
-
 def may_hold_non_finite(raw: bytes) -> bool:
     """False when `raw` certainly holds no NaN, Infinity or overflowing number (cheap test)."""
     return _SUSPECT_NUMBER.search(raw) is not None
-
-
-def non_finite_path(document: Any, where: str = "") -> str | None:
-    """The dotted path of the first NaN/Infinity in `document` (`where` prefixes it), or None."""
-    pending: list[tuple[Any, str]] = [(document, where)]
-    while pending:
-        item, path = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            return path or "the body"
-        if isinstance(item, dict):
-            pending.extend((v, f"{path}.{k}" if path else str(k)) for k, v in item.items())
-        elif isinstance(item, list):
-            pending.extend((v, f"{path}[{i}]") for i, v in enumerate(item))
-    return None
 
 
 def non_finite_text(path: str) -> str:
@@ -120,20 +82,7 @@ def unstorable_character(raw: bytes, document: Any) -> str | None:
     """
     if not _SUSPECT_ESCAPE.search(raw):
         return None
-    pending = [document]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return "a NUL character (\\u0000)"
-            if _SURROGATE.search(item):
-                return "an unpaired UTF-16 surrogate (a \\ud800-\\udfff escape without its pair)"
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-    return None
+    return unstorable_text(document)
 
 
 class BodyFramingError(Exception):

@@ -1,3 +1,5 @@
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -46,6 +48,71 @@ class Contact(models.Model):
         # Lookups compare lowercase; storing lowercase keeps them on the plain index.
         self.email = self.email.strip().lower()
         super().save(*args, **kwargs)
+
+
+# Emarsys's ids of the standard contact fields this product knows; custom fields take others.
+STANDARD_FIELD_IDS = {1: "first_name", 2: "last_name", 3: "email", 31: "opt_in"}
+# Names a custom field cannot take: the contact's own columns and key fields.
+RESERVED_FIELD_NAMES = {*STANDARD_FIELD_IDS.values(), "id", "external_id", "uid"}
+
+
+def validate_custom_field_id(value: int) -> None:
+    if value in STANDARD_FIELD_IDS:
+        raise ValidationError(
+            f"Field id {value} is Emarsys's {STANDARD_FIELD_IDS[value]}: choose another id."
+        )
+
+
+def validate_custom_field_name(value: str) -> None:
+    if value in RESERVED_FIELD_NAMES:
+        raise ValidationError(f"{value} is a standard contact field: choose another name.")
+
+
+class ContactField(models.Model):
+    """A custom contact field, addressed by its Emarsys field id (as clients send it) or its name.
+
+    Values live in `Contact.fields` under `name`. A field marked unique holds a different value
+    for every contact and may identify contacts (`key_id` = its id or name), like Emarsys's
+    custom key fields.
+    """
+
+    class Type(models.TextChoices):
+        SHORTTEXT = "shorttext", "short text"
+        LONGTEXT = "longtext", "long text"
+        NUMERIC = "numeric", "number"
+        DATE = "date", "date"
+
+    id = models.PositiveIntegerField(
+        primary_key=True,
+        # PostgreSQL's integer; SQLite would store more and PostgreSQL refuse it.
+        validators=[validate_custom_field_id, MaxValueValidator(2**31 - 1)],
+        help_text="The Emarsys field id clients send (e.g. the id this field has in Emarsys).",
+    )
+    name = models.CharField(
+        max_length=64,
+        unique=True,
+        validators=[
+            RegexValidator(
+                r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$",
+                "Lowercase letters, digits and single underscores, starting with a letter.",
+            ),
+            validate_custom_field_name,
+        ],
+        help_text="The key in the contact's fields and in templates (contact.<name>).",
+    )
+    label = models.CharField(max_length=200, blank=True)
+    application_type = models.CharField(max_length=16, choices=Type.choices, default=Type.SHORTTEXT)
+    unique = models.BooleanField(
+        default=False,
+        help_text="Every contact has a different value: the field can identify contacts (key_id).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})"
 
 
 class ApiCredential(models.Model):

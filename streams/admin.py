@@ -14,8 +14,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -119,7 +118,9 @@ class EmailCampaignAdmin(admin.ModelAdmin):
         return request.user.has_perm("streams.add_mailstream")
 
     def copy_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        campaign = get_object_or_404(EmailCampaign, pk=object_id)
+        campaign = self.get_object(request, object_id)
+        if campaign is None:  # also an id that is not a number: not found, not a 500
+            raise Http404(f"No email campaign with id {object_id!r}.")
         if not (self.has_view_permission(request, campaign) and self.has_copy_permission(request)):
             raise PermissionDenied
         initial = {"name": campaign.name}
@@ -431,7 +432,9 @@ class MailStreamAdmin(admin.ModelAdmin):
         return JsonResponse(preview.as_json())
 
     def _stream_for_action(self, request: HttpRequest, object_id: str) -> MailStream:
-        stream = get_object_or_404(MailStream, pk=object_id)
+        stream = self.get_object(request, object_id)
+        if stream is None:  # also an id that is not a number: not found, not a 500
+            raise Http404(f"No mail stream with id {object_id!r}.")
         if not self.has_change_permission(request, stream):
             raise PermissionDenied
         return stream

@@ -11,8 +11,10 @@ from django.core.exceptions import ValidationError
 from streams.attachments import describe_upload
 from streams.models import EmailCampaign, MailStream, StreamAttachment, sender_domain_allowed
 from streams.publishing import content_of
+from streams.rendering import syntax_problems
 from streams.sanitizing import clean_template_html
 from streams.template_tokens import TokenRoundTripError
+from triggered_email.json_form_fields import StorableJSONField
 
 CODE_WIDGET = {"rows": 18, "cols": 80, "spellcheck": "false", "class": "te-code"}
 
@@ -118,6 +120,9 @@ class MailStreamForm(forms.ModelForm):
             "sample_data",
             "sample_contact",
         ]
+        # Sample data is stored in JSON columns: NaN, 1e999, U+0000 or deep nesting is a form
+        # error here, not a 500 from the database on save.
+        field_classes = {"sample_data": StorableJSONField, "sample_contact": StorableJSONField}
         widgets = {
             "sample_data": forms.Textarea(attrs={**CODE_WIDGET, "rows": 8}),
             "sample_contact": forms.Textarea(attrs={**CODE_WIDGET, "rows": 5}),
@@ -148,6 +153,15 @@ class MailStreamForm(forms.ModelForm):
             and not (cleaned.get("text") or "").strip()
         ):
             raise ValidationError("Write the HTML or the text of the email (or both).")
+        problems = syntax_problems(
+            cleaned.get("subject") or "",
+            cleaned.get("html_source") or "",
+            cleaned.get("text") or "",
+        )
+        for part, problem in problems.items():
+            field = {"subject": "subject", "html": "html_source", "text": "text"}[part]
+            if field not in self.errors:
+                self.add_error(field, str(problem))
         for name in ("sample_data", "sample_contact"):
             value = cleaned.get(name)
             if value is None and name not in self.errors:

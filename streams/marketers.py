@@ -27,6 +27,7 @@ MARKETER_PERMISSIONS = (
     ("streams", "delete_streamattachment"),
     ("events", "view_externalevent"),
     ("events", "view_contact"),
+    ("events", "view_contactfield"),
     ("events", "add_contact"),
     ("events", "change_contact"),
     ("events", "view_trigger"),

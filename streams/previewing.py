@@ -18,9 +18,11 @@ from streams.rendering import (
     build_context,
     check_template,
     contact_context,
+    missing_event_keys,
 )
 from streams.sanitizing import clean_template_html, describe_removed
 from streams.template_tokens import TokenRoundTripError
+from triggered_email.json_form_fields import unstorable
 
 CONTACT_KEYS = ("email", "first_name", "last_name", "external_id")
 
@@ -35,8 +37,13 @@ def parse_sample(raw: str, what: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
+    except RecursionError as exc:  # deep nesting typed by a marketer: a message, not a 500
+        raise SampleDataError(f"{what} is nested too deeply.") from exc
     except ValueError as exc:
         raise SampleDataError(f"{what} is not valid JSON: {exc}") from exc
+    problem = unstorable(value)
+    if problem:
+        raise SampleDataError(f"{what}: {problem}")
     if not isinstance(value, dict):
         raise SampleDataError(f"{what} must be a JSON object ({{…}}), not {type(value).__name__}.")
     return value
@@ -72,6 +79,8 @@ class Preview:
     problem: TemplateProblem | None = None
     # What cleaning will remove on save (shown as a warning, the preview shows the result).
     removed: list[str] = field(default_factory=list)
+    # Event keys the template reads that the sample data lacks (they print empty).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -83,6 +92,7 @@ class Preview:
             problem = {
                 "part": self.problem.part,
                 "line": self.problem.line,
+                "column": getattr(self.problem, "column", None),
                 "source_line": self.problem.source_line,
                 "message": str(self.problem),
             }
@@ -93,6 +103,7 @@ class Preview:
             "text": self.text,
             "problem": problem,
             "removed": self.removed,
+            "warnings": self.warnings,
         }
 
 
@@ -121,6 +132,7 @@ def preview_draft(
         html=rendered.html,
         text=rendered.text,
         removed=describe_removed(html, cleaned),
+        warnings=absent_key_warnings([subject, html, text], context),
     )
 
 
@@ -137,4 +149,17 @@ def preview_version(version: Any) -> Preview:
         return Preview(problem=problem)
     except TokenRoundTripError as exc:
         return Preview(problem=TemplateProblem("HTML", str(exc)))
-    return Preview(subject=rendered.subject, html=rendered.html, text=rendered.text)
+    return Preview(
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        warnings=absent_key_warnings([version.subject, version.html_source, version.text], context),
+    )
+
+
+def absent_key_warnings(sources: list[str], context: dict[str, Any]) -> list[str]:
+    return [
+        f"{{{{ {name} }}}} is not in the sample data, so it prints empty here. Add it to the "
+        "sample data if triggers send it; check the spelling if they do."
+        for name in missing_event_keys(sources, context)
+    ]

@@ -1,75 +1,78 @@
 """Personalising a stream version for one recipient.
 
-Templates use Django's template language in a locked-down engine of its own (see
-streams.template_library). Per send the only work is the render: CSS was inlined when the version
-was published and compiled templates are cached per version.
+Templates are ESL (the Emarsys Scripting Language) rendered by Jinja2's sandbox with the dialect
+of streams.template_dialect, on plain data (streams.template_sandbox). Per send the only work is
+the render: CSS was inlined when the version was published and compiled templates are cached per
+version. Every render is bounded (streams.template_budget).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import TracebackType
 from typing import Any
 
-from django.template import Context, Engine, Template, TemplateSyntaxError
-from django.template.base import VariableDoesNotExist
+from django.conf import settings
+from jinja2 import Template, TemplateError, nodes
 
 from streams.bounded_cache import BoundedCache
+from streams.contact_field_ids import custom_field_ids
 from streams.safe_links import drop_unsafe_urls
-from streams.template_plain_render import PlainRenderTemplate
-
-
-class LockedEngine(Engine):
-    # Engine adds defaulttags, defaultfilters and loader_tags ({% include %}, {% extends %})
-    # to every instance; this engine gets only the vetted library.
-    default_builtins: list[str] = []
-
-    def from_string(self, template_code: str) -> Template:
-        # Per-send rendering takes the short paths of streams.template_fast_paths and
-        # streams.template_plain_render.
-        return PlainRenderTemplate(template_code, engine=self)
-
-
-def _engine(*, autoescape: bool, debug: bool = False) -> LockedEngine:
-    return LockedEngine(
-        loaders=[],
-        libraries={},
-        builtins=["streams.template_library"],
-        autoescape=autoescape,
-        debug=debug,
-        string_if_invalid="",
-    )
-
-
-HTML_ENGINE = _engine(autoescape=True)
-PLAIN_ENGINE = _engine(autoescape=False)
-# Only for checking drafts: debug mode records the line of each error.
-_CHECK_ENGINES = {
-    True: _engine(autoescape=True, debug=True),
-    False: _engine(autoescape=False, debug=True),
-}
+from streams.template_budget import RenderLimitExceeded, render_budget
+from streams.template_budget import begin as begin_budget
+from streams.template_errors import explain, legacy_placeholder
+from streams.template_sandbox import (
+    HTML_ENVIRONMENT,
+    PLAIN_ENVIRONMENT,
+    generate,
+    generate_with_lines,
+    shared_context,
+)
 
 
 class TemplateProblem(ValueError):
     """A template that does not compile or render, with where and why."""
 
-    def __init__(self, part: str, message: str, line: int | None = None, source_line: str = ""):
+    def __init__(
+        self,
+        part: str,
+        message: str,
+        line: int | None = None,
+        source_line: str = "",
+        column: int | None = None,
+    ):
         self.part = part
         self.line = line
+        self.column = column
         self.source_line = source_line
-        where = f"{part}, line {line}" if line else part
+        self.sentence = message
+        where = part
+        if line:
+            where += f", line {line}" + (f", column {column}" if column else "")
         detail = f": {source_line.strip()}" if source_line.strip() else ""
-        super().__init__(f"{where}: {message}{detail}")
+        super().__init__(f"{where}: {message.rstrip('.')}{detail}")
+
+
+class RenderLimitProblem(TemplateProblem):
+    """A draft that went over the render bounds with its sample data."""
+
+
+LIMIT_SENTENCE = (
+    "This template takes too long or produces too much to send ({detail}): the email would "
+    'fail with "template exceeded its render limit". Look for a loop over a long list, a '
+    "loop inside a loop, or a very long repeated text."
+)
 
 
 def plain(rendered: str) -> str:
     """The rendered string as a plain `str`, never a SafeString.
 
-    Django's template render marks its result safe. A text part rendered without autoescape
-    holds event data verbatim (`<img onerror=…>` from a Shopify order), and an HTML part is a
-    whole document: either one printed into an admin page must be escaped there, so nothing
-    that leaves the renderer may claim to be safe. (`str(x)` keeps the subclass:
-    SafeString.__str__ returns itself.)
+    An autoescaped render yields Markup (markupsafe's safe string). A text part rendered
+    without autoescape holds event data verbatim (`<img onerror=…>` from a Shopify order), and
+    an HTML part is a whole document: either one printed into an admin page must be escaped
+    there, so nothing that leaves the renderer may claim to be safe, for Django (SafeString)
+    or markupsafe (Markup). (`str(x)` keeps the subclass: SafeString.__str__ returns itself.)
     """
     return str.__str__(rendered)
 
@@ -85,9 +88,9 @@ class RenderedEmail:
 
 @dataclass(frozen=True)
 class CompiledVersion:
-    subject: PlainRenderTemplate
-    html: PlainRenderTemplate | None
-    text: PlainRenderTemplate | None
+    subject: Template
+    html: Template | None
+    text: Template | None
 
 
 class _VersionCache:
@@ -125,9 +128,9 @@ def _html_of(version: Any) -> str:
 
 def compile_parts(subject: str, html: str, text: str) -> CompiledVersion:
     return CompiledVersion(
-        subject=PLAIN_ENGINE.from_string(subject),
-        html=HTML_ENGINE.from_string(html) if html.strip() else None,
-        text=PLAIN_ENGINE.from_string(text) if text.strip() else None,
+        subject=PLAIN_ENVIRONMENT.from_string(subject),
+        html=HTML_ENVIRONMENT.from_string(html) if html.strip() else None,
+        text=PLAIN_ENVIRONMENT.from_string(text) if text.strip() else None,
     )
 
 
@@ -150,10 +153,13 @@ def build_context(
     data = dict(data or {})
     global_data = data.get("global")
     global_data = dict(global_data) if isinstance(global_data, Mapping) else {}
+    contact = dict(contact or {})
     return {
         "event": {**global_data, **data},
         "global": global_data,
-        "contact": dict(contact or {}),
+        "contact": contact,
+        # Emarsys's templates write both.
+        "Contact": contact,
         "stream": dict(stream or {}),
         "message": dict(message or {}),
     }
@@ -167,9 +173,14 @@ def contact_context(
     external_id: str | None = None,
     fields: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A contact by field name and by Emarsys field id (1 first name, 2 last name, 3 email)."""
+    """A contact by field name and by Emarsys field id (1 first name, 2 last name, 3 email, and
+    each custom field's id)."""
+    fields = dict(fields or {})
+    if fields:
+        ids = custom_field_ids()
+        fields.update({ids[name]: value for name, value in list(fields.items()) if name in ids})
     return {
-        **dict(fields or {}),
+        **fields,
         "first_name": first_name,
         "last_name": last_name,
         "email": email,
@@ -181,13 +192,12 @@ def contact_context(
 
 
 def render(compiled: CompiledVersion, context: dict[str, Any]) -> RenderedEmail:
-    html = (
-        drop_unsafe_urls(plain(compiled.html.render_data(context, autoescape=True)))
-        if compiled.html
-        else ""
-    )
-    subject = clean_subject(compiled.subject.render_data(context, autoescape=False))
-    text = plain(compiled.text.render_data(context, autoescape=False)) if compiled.text else ""
+    """Render all parts within one budget; raises RenderLimitExceeded over it."""
+    begin_budget(settings.TRIGGERED_EMAIL_RENDER_SECONDS, settings.TRIGGERED_EMAIL_RENDER_MAX_CHARS)
+    variables = shared_context(context)
+    html = drop_unsafe_urls(plain(generate(compiled.html, variables))) if compiled.html else ""
+    subject = clean_subject(generate(compiled.subject, variables))
+    text = plain(generate(compiled.text, variables)) if compiled.text else ""
     return RenderedEmail(subject=subject, html=html, text=text)
 
 
@@ -196,24 +206,99 @@ def render_version(version: Any, context: dict[str, Any]) -> RenderedEmail:
     return render(version_cache.get(version), context)
 
 
+def compile_part(part: str, source: str, *, html: bool) -> Template:
+    """Compile one part of a draft, raising TemplateProblem in ESL's words."""
+    legacy = legacy_placeholder(source)
+    if legacy is not None:
+        raise _problem(part, source, legacy.sentence, legacy.line, legacy.column)
+    environment = HTML_ENVIRONMENT if html else PLAIN_ENVIRONMENT
+    try:
+        return environment.from_string(source)
+    except TemplateError as exc:
+        located = explain(exc, source)
+        raise _problem(part, source, located.sentence, located.line, located.column) from exc
+    except (RecursionError, SyntaxError, MemoryError) as exc:
+        # Python's parser and compiler have limits of their own (about 20 loops inside loops,
+        # brackets nested hundreds deep).
+        raise TemplateProblem(
+            part,
+            "This template nests too deeply (loops inside loops, or brackets inside brackets): "
+            "simplify it.",
+        ) from exc
+
+
+def syntax_problems(subject: str, html: str, text: str) -> dict[str, TemplateProblem]:
+    """What does not parse as ESL (or is a legacy placeholder), by part: `subject`, `html`,
+    `text`. Empty when all parts compile; no data is needed."""
+    problems = {}
+    for key, part, source, is_html in (
+        ("subject", "subject", subject, False),
+        ("html", "HTML", html, True),
+        ("text", "text", text, False),
+    ):
+        if source.strip():
+            try:
+                compile_part(part, source, html=is_html)
+            except TemplateProblem as problem:
+                problems[key] = problem
+    return problems
+
+
+def missing_event_keys(sources: list[str], context: dict[str, Any]) -> list[str]:
+    """`event.x` and `global.x` the templates read that the (sample) data lacks, in order.
+
+    The editor shows them as warnings: such a value prints empty, which is right when the
+    data may omit it and a typo otherwise.
+    """
+    missing: list[str] = []
+    for source in sources:
+        if not source.strip():
+            continue
+        try:
+            tree = PLAIN_ENVIRONMENT.parse(source)
+        except (TemplateError, RecursionError):
+            continue  # reported as a problem, not a warning
+        for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+            base = node.node
+            if not (isinstance(base, nodes.Name) and base.name in ("event", "global")):
+                continue
+            if isinstance(node, nodes.Getattr):
+                key: Any = node.attr
+            elif isinstance(node.arg, nodes.Const):
+                key = node.arg.value
+            else:
+                continue
+            data = context.get(base.name) or {}
+            name = f"{base.name}.{key}"
+            if str(key) not in data and name not in missing:
+                missing.append(name)
+    return missing
+
+
 def check_template(subject: str, html: str, text: str, context: dict[str, Any]) -> RenderedEmail:
     """Compile and render a draft, raising TemplateProblem with the line at fault."""
     parts = {}
-    for part, source, autoescape in (
-        ("subject", subject, False),
-        ("HTML", html, True),
-        ("text", text, False),
-    ):
-        if not source.strip():
-            parts[part] = ""
-            continue
-        try:
-            template = _CHECK_ENGINES[autoescape].from_string(source)
-            parts[part] = plain(template.render(Context(context, autoescape=autoescape)))
-        except (TemplateSyntaxError, VariableDoesNotExist) as exc:
-            raise _problem(part, source, exc) from exc
-        except Exception as exc:  # a filter failing on the sample data, for example
-            raise _problem(part, source, exc) from exc
+    with render_budget():
+        for part, source, is_html in (
+            ("subject", subject, False),
+            ("HTML", html, True),
+            ("text", text, False),
+        ):
+            if not source.strip():
+                parts[part] = ""
+                continue
+            template = compile_part(part, source, html=is_html)
+            try:
+                parts[part] = plain(generate_with_lines(template, context))
+            except RenderLimitExceeded as exc:
+                sentence = LIMIT_SENTENCE.format(detail=exc.detail)
+                line = _template_line(exc.__traceback__)
+                raise RenderLimitProblem(part, sentence, line) from exc
+            except Exception as exc:  # a filter failing on the sample data, for example
+                line = _template_line(exc.__traceback__)
+                raise _problem(
+                    part, source, f"ESL could not render this with the sample data: {exc}", line
+                ) from exc
     return RenderedEmail(
         subject=clean_subject(parts["subject"]),
         html=drop_unsafe_urls(parts["HTML"]),
@@ -221,11 +306,20 @@ def check_template(subject: str, html: str, text: str, context: dict[str, Any]) 
     )
 
 
-def _problem(part: str, source: str, exc: Exception) -> TemplateProblem:
-    debug = getattr(exc, "template_debug", None)
-    if debug:
-        line = debug.get("line")
-        lines = source.splitlines()
-        source_line = lines[line - 1] if line and 0 < line <= len(lines) else ""
-        return TemplateProblem(part, str(exc), line, source_line)
-    return TemplateProblem(part, str(exc))
+def _template_line(traceback: TracebackType | None) -> int | None:
+    """The template line of the innermost template frame (Jinja2 rewrites tracebacks so
+    template code reports the template's own line numbers)."""
+    line = None
+    while traceback is not None:
+        if traceback.tb_frame.f_code.co_filename == "<template>":
+            line = traceback.tb_lineno
+        traceback = traceback.tb_next
+    return line
+
+
+def _problem(
+    part: str, source: str, sentence: str, line: int | None, column: int | None = None
+) -> TemplateProblem:
+    lines = source.splitlines()
+    source_line = lines[line - 1] if line and 0 < line <= len(lines) else ""
+    return TemplateProblem(part, sentence, line, source_line, column)

@@ -11,7 +11,27 @@ from django.utils import timezone
 
 from streams.inlining import inline_css
 from streams.models import MailStream, StreamVersion
-from streams.rendering import RenderedEmail, TemplateProblem, build_context, check_template
+from streams.rendering import (
+    RenderedEmail,
+    TemplateProblem,
+    build_context,
+    check_template,
+    syntax_problems,
+)
+
+# The StreamVersion field each part of syntax_problems() belongs to.
+_FIELDS = {"subject": "subject", "html": "html_source", "text": "text"}
+
+
+def check_syntax(subject: str, html_source: str, text: str) -> None:
+    """Raise ValidationError (by field) for content that is not ESL or uses legacy placeholders.
+
+    Every way to write a draft (admin, edit_stream, copies) goes through save_draft, which calls
+    this: content that cannot parse is never stored.
+    """
+    problems = syntax_problems(subject, html_source, text)
+    if problems:
+        raise ValidationError({_FIELDS[part]: str(problem) for part, problem in problems.items()})
 
 
 def save_draft(
@@ -22,7 +42,10 @@ def save_draft(
     text: str,
     author: Any = None,
 ) -> StreamVersion:
-    """Write the stream's draft version (the one unpublished version), creating it if needed."""
+    """Write the stream's draft version (the one unpublished version), creating it if needed.
+
+    Raises ValidationError when the content is not ESL (check_syntax)."""
+    check_syntax(subject, html_source, text)
     with transaction.atomic():
         MailStream.objects.select_for_update().filter(pk=stream.pk).first()
         draft = stream.versions.filter(published_at__isnull=True).first()

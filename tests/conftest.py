@@ -228,12 +228,12 @@ def anonymous_api(django_capture_on_commit_callbacks) -> Api:
 
 ORDER_HTML = """<!DOCTYPE html>
 <html><head><style>p.greeting { color: #0f766e; } td.item { padding: 4px; }</style></head>
-<body><p class="greeting">Hi {{ contact.first_name|default:"there" }},</p>
+<body><p class="greeting">Hi {{ contact.first_name|default("there") }},</p>
 <table>{% for item in event.items %}<tr><td class="item">{{ item.name }}</td></tr>{% endfor %}
 </table>
 <p>Order #{{ event.order_id }}</p></body></html>"""
 ORDER_TEXT = (
-    'Hi {{ contact.first_name|default:"there" }}, order #{{ event.order_id }}:'
+    'Hi {{ contact.first_name|default("there") }}, order #{{ event.order_id }}:'
     "{% for item in event.items %} {{ item.name }}{% endfor %}"
 )
 

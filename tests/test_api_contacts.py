@@ -1,4 +1,8 @@
-"""PUT /api/v2/contact: create or update contacts by Emarsys field id or by name."""
+"""POST/PUT /api/v2/contact: create or update contacts by Emarsys field id or by name.
+
+POST creates and PUT updates, as in Emarsys (issue 20): tests that created contacts with PUT now
+create them with POST, or with PUT and create_if_not_exists=1.
+"""
 
 import pytest
 
@@ -8,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_contact_by_field_ids(api):
-    response = api.put(
+    response = api.post(
         "/api/v2/contact",
         {
             "key_id": "3",
@@ -46,7 +50,7 @@ def test_update_contact_by_names_keeps_other_fields(api, make_contact):
 
 def test_upsert_by_external_id(api):
     api.put(
-        "/api/v2/contact",
+        "/api/v2/contact?create_if_not_exists=1",
         {"key_id": "external_id", "contacts": [{"external_id": "C-9", "3": "c9@example.org"}]},
     )
     api.put(
@@ -63,7 +67,7 @@ def test_upsert_by_external_id(api):
 
 
 def test_batch_reports_errors_per_contact(api):
-    response = api.put(
+    response = api.post(
         "/api/v2/contact",
         {
             "key_id": "3",
@@ -84,7 +88,7 @@ def test_batch_reports_errors_per_contact(api):
 
 
 def test_single_invalid_contact_is_a_4xx(api):
-    response = api.put("/api/v2/contact", {"key_id": "3", "3": "nope"})
+    response = api.post("/api/v2/contact", {"key_id": "3", "3": "nope"})
 
     assert response.status_code == 400
     assert response.json()["replyCode"] == 2011
@@ -92,7 +96,7 @@ def test_single_invalid_contact_is_a_4xx(api):
 
 
 def test_new_contact_needs_an_email(api):
-    response = api.put("/api/v2/contact", {"key_id": "external_id", "external_id": "X-1"})
+    response = api.post("/api/v2/contact", {"key_id": "external_id", "external_id": "X-1"})
 
     assert response.status_code == 400
     assert "email" in response.json()["replyText"]

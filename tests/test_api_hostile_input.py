@@ -152,7 +152,8 @@ def test_non_finite_contact_fields_are_refused_per_contact(api):
         b' {"3": "b@example.org", "score": 7}]}'
     )
 
-    response = api.put("/api/v2/contact", raw=raw)
+    # POST creates (PUT would only update: issue 20).
+    response = api.post("/api/v2/contact", raw=raw)
 
     status, code, _ = envelope(response)
     assert (status, code) == (200, ReplyCode.OK)

@@ -60,7 +60,7 @@ def test_seed_demo_is_idempotent_and_prints_what_a_client_needs(anonymous_api, s
     stream = MailStream.objects.get(pk=first["stream_id"])
     assert stream.status == MailStream.Status.LIVE
     assert stream.event_id == first["event_id"]
-    assert "{% for item in event.items %}" in stream.current_version.html_source
+    assert "{% foreach item in event.items %}" in stream.current_version.html_source
     assert check_token(second["token"]).username == first["username"]
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from streams.inlining import inline_css
 from streams.rendering import build_context, compile_parts, contact_context, render
+from streams.sanitizing import clean_template_html
 from streams.template_tokens import TEMPLATE_SYNTAX
 
 HEAD = """<!DOCTYPE html><html><head><meta charset="utf-8">
@@ -24,27 +25,34 @@ TAIL = "</body></html>"
 
 CORPUS = {
     "loop inside table": """<table><tr><th>Item</th></tr>
-{% for item in event.items %}<tr><td class="cell">{{ item.name }}</td>
-<td class="cell">{{ item.qty }}</td></tr>{% empty %}<tr><td>none</td></tr>{% endfor %}
+{% foreach item in event.items %}<tr><td class="cell">{{ item.name }}</td>
+<td class="cell">{{ item.qty }}</td></tr>{% else %}<tr><td>none</td></tr>{% endforeach %}
 </table>""",
-    "comparisons": """<p>{% if event.total > 100 %}Free shipping{% elif event.total < 10 %}Small
+    "foreach with limit": """<table>{% foreach item in event.items limit 3 %}<tr>
+<td class="cell">{{ loop.index }}. {{ item.name }}</td></tr>{% endforeach %}</table>""",
+    "comparisons": """<p>{% if event.total > 100 %}Free shipping{% elseif event.total < 10 %}Small
 {% else %}Standard{% endif %}</p>
 <p>{% if event.a >= 1 and event.b <= 2 or not event.c %}logic{% endif %}</p>""",
     "tags in href src alt": """<p><a class="btn" href="{{ event.url }}?id={{ event.id }}&amp;x=1">
-Go</a><img src="{{ event.img|default:'https://example.com/a.png' }}"
+Go</a><img src="{{ event.img|default('https://example.com/a.png') }}"
 alt="{{ contact.first_name }}'s &quot;picture&quot;"></p>""",
-    "filters with quotes": """<p>{{ event.when|date:"Y-m-d H:i" }} {{ event.n|default:"a > b" }}
-{{ event.items|join:", " }} {{ event.price|floatformat:2 }}</p>""",
+    "coalescing inside href": """<p><a class="btn"
+href="{{ event.link ?? 'https://example.com/?a=1&b=2' }}">Go</a></p>""",
+    "concatenation inside attributes": """<p class="{{ 'tier-' ~ (event.tier ?? 'none') }}"
+title="{{ contact.first_name ~ ' > ' ~ contact.3 }}">x</p>""",
+    "filters with quotes": """<p>{{ event.when|localized_date('de', 'dd.MM.yyyy') }}
+{{ event.n|default("a > b") }} {{ event.items|map(attribute='name')|join(", ") }}
+{{ event.price|number_format(2, ',', '.') }}</p>""",
     "comments": """<p>{# a note for marketers #}Hello
-{% comment %}<b>hidden</b>{% endcomment %}</p>""",
+{# <b>hidden</b> {% if x %} #}</p>""",
     "tag in attribute value": """<p class="{% if event.vip %}vip{% endif %}">Status</p>""",
     "tag in attribute position": """<table><tr>
 <td class="cell" {% if event.vip %}data-vip="yes"{% endif %}>x</td></tr></table>""",
-    "unicode and entities": """<p>Grüße &amp; €5 &nbsp;– {{ contact.first_name|default:"Zoë" }}
+    "unicode and entities": """<p>Grüße &amp; €5 &nbsp;– {{ contact.1|default("Zoë") }}
 &copy; 2026</p>""",
-    "with and cycle": """<table>{% for item in event.items %}
-<tr class="{% cycle 'odd' 'even' %}">{% with n=item.name %}<td class="cell">{{ n }}</td>
-{% endwith %}</tr>{% endfor %}</table>""",
+    "set and ranges": """<table>{% set rows = {odd: 'odd', even: 'even'} %}
+{% for i in 1..3 %}<tr class="{% if i is odd %}{{ rows.odd }}{% else %}{{ rows.even }}{% endif %}">
+</tr>{% endfor %}</table>""",
 }
 
 CONTEXTS = [
@@ -114,3 +122,21 @@ def test_styles_are_inlined_and_media_rules_stay_in_head():
 
 def test_empty_html_is_left_alone():
     assert inline_css("") == ""
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "foreach with limit",
+        "coalescing inside href",
+        "concatenation inside attributes",
+        "set and ranges",
+        "filters with quotes",
+    ],
+)
+def test_esl_syntax_survives_cleaning_on_save_exactly(name):
+    source = HEAD + CORPUS[name] + TAIL
+
+    cleaned = clean_template_html(source)
+
+    assert TEMPLATE_SYNTAX.findall(cleaned) == TEMPLATE_SYNTAX.findall(source)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 CAMPAIGN_HTML = """<!DOCTYPE html>
 <html><head><style>h1 { color: #0f766e; }</style></head>
-<body><h1>Welcome, {{ contact.first_name|default:"friend" }}!</h1>
+<body><h1>Welcome, {{ contact.first_name|default("friend") }}!</h1>
 <p>Your voucher: {{ event.voucher }}</p></body></html>"""
 
 
@@ -135,7 +135,7 @@ def test_campaign_copied_edited_previewed_published_and_triggered_arrives(
     assert Message.objects.get().version == stream.current_version
 
 
-def test_preview_shows_the_line_at_fault_and_a_broken_draft_cannot_be_published(
+def test_preview_shows_the_line_at_fault_and_a_broken_draft_is_refused_at_save(
     admin_client, make_stream
 ):
     stream = make_stream(status=MailStream.Status.DRAFT)
@@ -156,11 +156,13 @@ def test_preview_shows_the_line_at_fault_and_a_broken_draft_cannot_be_published(
     assert preview["problem"]["line"] == 3
     assert "{% for item in event.items %}" in preview["problem"]["source_line"]
     page = saved.content.decode()
-    assert "does not render, so it cannot be published" in page
-    assert "line 3" in page
+    # ESL that does not parse is refused on the form, by field, in ESL's words.
+    assert saved.context["adminform"].form.errors["html_source"]
+    assert "{% foreach %} is still open: close it with {% endforeach %}" in page
+    assert "line 3, column 1" in page
     stream.refresh_from_db()
     assert stream.current_version.number == 1
-    assert stream.versions.get(number=2).published_at is None
+    assert not stream.versions.filter(number=2).exists()
 
 
 def test_bad_sample_json_is_reported_in_the_preview(admin_client, make_stream):

@@ -120,6 +120,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    # The trigger API's OpenAPI schema (/api/schema/) and its offline docs (/api/docs/).
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "anymail",
     "django_q",
     # Admin login throttling: failed logins are counted in the database every web host shares.
@@ -133,6 +136,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # /api/v2/… with a trailing or repeated slash reaches the same view, without a redirect.
+    "triggered_email.api_paths.ApiPathMiddleware",
     # Content-Security-Policy on every response (see CONTENT_SECURITY_POLICY above).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -215,7 +220,16 @@ if CACHE_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # One cache every web process shares, so the API's rate limit (and anything else counted in
+    # the cache) holds across all workers of an installation, not per process. The table is
+    # created by a migration (events 0004), so `migrate` is all a setup needs.
+    CACHES = {
+        "default": {
+            "BACKEND": "triggered_email.shared_cache.SharedDatabaseCache",
+            "LOCATION": "triggered_email_cache",
+            "KEY_PREFIX": "triggered_email",
+        }
+    }
 
 # --- Task queue (django-q2): two lanes ----------------------------------------------------------
 
@@ -352,6 +366,13 @@ if TRIGGERED_EMAIL_TASK_SECONDS + 2 * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > Q
 # killed mid-task leaves at most these with an unknown outcome (sent again). Fewer: more
 # database writes per message.
 TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 25, minimum=1)
+# Bounds on one message's render (streams.template_sandbox): a template that loops or grows
+# past them fails permanently ("template exceeded its render limit") instead of holding its lane
+# worker; the admin preview uses the same bounds. The output cap counts characters of all parts.
+TRIGGERED_EMAIL_RENDER_SECONDS = env_float("TRIGGERED_EMAIL_RENDER_SECONDS", 0.25, minimum=0.01)
+TRIGGERED_EMAIL_RENDER_MAX_CHARS = env_int(
+    "TRIGGERED_EMAIL_RENDER_MAX_CHARS", 2_000_000, minimum=10_000
+)
 # --- Pausing and resuming streams (marketers' workflow) -------------------------------------------
 # A message held while its stream was paused and older than this when the stream resumes is
 # recorded as expired instead of sent: a password reset or a shipping notice that arrives days
@@ -375,7 +396,8 @@ API_MAX_REQUEST_BYTES = env_int("API_MAX_REQUEST_BYTES", 10 * 1024 * 1024, minim
 API_MAX_EVENT_BYTES = env_int("API_MAX_EVENT_BYTES", 1024 * 1024, minimum=1024)
 API_MAX_BATCH = 1000
 API_WSSE_WINDOW_SECONDS = env_int("API_WSSE_WINDOW_SECONDS", 300, minimum=30)
-# Requests per credential, e.g. "1000/s", "50000/min"; enforced per process without CACHE_URL.
+# Requests per credential, e.g. "1000/s", "50000/min"; counted in the default cache, which every
+# web process shares (the database, or Redis with CACHE_URL).
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "1000/s")
 if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
     raise ImproperlyConfigured(
@@ -397,6 +419,32 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "events.api.envelope.exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+
+# The OpenAPI schema of the trigger API (events/api/schema.py describes the views from outside).
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "drf_spectacular.openapi.AutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Triggered Email API",
+    "DESCRIPTION": (
+        "Emarsys v2 compatible trigger API: every answer is the envelope "
+        "`{replyCode, replyText, data}`, replyCode 0 on success. Authenticate with an X-WSSE "
+        "UsernameToken header or `Authorization: Token <token>`."
+    ),
+    "VERSION": "2",
+    # Clients and tools read the schema without credentials; the API itself still needs them.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from the sidecar package's static files: the docs work offline, no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # validatorUrl null: Swagger UI would otherwise send the schema to an online validator.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "events.api.schema.add_components",
+    ],
 }
 
 # --- Integrations (inbound webhooks) and automation programs ----------------------------------
@@ -501,6 +549,8 @@ LOGGING = {
         "django-q": {"level": Q_CLUSTER["log_level"]},
         # aiosmtpd (the local mail catcher) logs every connection at INFO.
         "mail.log": {"level": "WARNING"},
+        # django-axes announces its configuration at INFO in every process and command.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from delivery.webhooks import anymail_urls
+from events.api.schema import DocsView, SchemaView
 
 
 def healthz(request: HttpRequest) -> HttpResponse:
@@ -11,6 +12,9 @@ def healthz(request: HttpRequest) -> HttpResponse:
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Before the API's include: its catch-all answers every other /api/ URL with a 404 envelope.
+    path("api/schema/", SchemaView.as_view(), name="api-schema"),
+    path("api/docs/", DocsView.as_view(), name="api-docs"),
     path("api/", include("events.api.urls")),
     path("hooks/", include("events.hooks.urls")),
     # ESP tracking webhooks: Anymail's URLs (/anymail/<esp>/tracking/), refused without a secret.

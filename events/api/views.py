@@ -13,15 +13,9 @@ from delivery.message_status import message_status
 from events.api.base import ApiView
 from events.api.envelope import ok
 from events.broadcasting import broadcast, get_broadcast_stream, parse_broadcast
-from events.contacts import (
-    ContactDataError,
-    KeyField,
-    normalise_key_value,
-    parse_contact_fields,
-    parse_key_field,
-    upsert_contact,
-)
-from events.json_bodies import JsonBodyError, may_hold_non_finite, storable_entry
+from events.contact_api import batch_entries, checked_entry, errors_by_key, key_field_of
+from events.contacts import AnyKeyField, normalise_key_value
+from events.json_bodies import may_hold_non_finite
 from events.models import ExternalEvent
 from events.reply_codes import ReplyCode, ReplyError
 from events.triggering import ItemError, TriggerResult, parse_item, trigger_event
@@ -40,28 +34,9 @@ def get_event(event_id: str) -> ExternalEvent:
     return event
 
 
-def checked_entry(entry: dict[str, Any], code: ReplyCode, suspect: bool) -> dict[str, Any]:
-    """The entry ready to store (see storable_entry), or a ReplyError with `code` saying why."""
-    try:
-        return storable_entry(entry, suspect=suspect)
-    except JsonBodyError as exc:
-        raise ReplyError(code, str(exc)) from exc
-
-
-def require_key_field(body: dict[str, Any]) -> KeyField:
-    if "key_id" not in body:
-        raise ReplyError(
-            ReplyCode.INVALID_KEY_FIELD,
-            'key_id is missing: say which field identifies contacts ("3" for email, "id", '
-            'or "external_id").',
-        )
-    key_field = parse_key_field(body["key_id"])
-    if key_field is None:
-        raise ReplyError(
-            ReplyCode.INVALID_KEY_FIELD,
-            f'Invalid key field id: {body["key_id"]}. Use "3" (email), "id" or "external_id".',
-        )
-    return key_field
+def require_key_field(body: dict[str, Any]) -> AnyKeyField:
+    """The call's key field; Emarsys's email field (3) when `key_id` is omitted."""
+    return key_field_of(body.get("key_id"))
 
 
 def message_summary(result: TriggerResult) -> list[dict[str, Any]]:
@@ -75,34 +50,6 @@ def message_summary(result: TriggerResult) -> list[dict[str, Any]]:
         }
         for w in result.written
     ]
-
-
-def errors_by_key(errors: list[ItemError]) -> dict[str, dict[str, str]]:
-    grouped: dict[str, dict[str, str]] = {}
-    for error in errors:
-        grouped.setdefault(error.key, {})[str(int(error.code))] = error.text
-    return grouped
-
-
-def batch_entries(entries: Any, errors: list[ItemError]) -> list[tuple[int, dict[str, Any]]]:
-    """The objects of a batch's `contacts` list (≤ API_MAX_BATCH); other entries become errors."""
-    if not isinstance(entries, list):
-        raise ReplyError(ReplyCode.INVALID_FIELD, "contacts must be a list of objects.")
-    if len(entries) > settings.API_MAX_BATCH:
-        raise ReplyError(
-            ReplyCode.BATCH_TOO_LARGE,
-            f"The request exceeded the maximum batch size of {settings.API_MAX_BATCH} "
-            f"({len(entries)} contacts): split it into several requests.",
-        )
-    objects = []
-    for index, entry in enumerate(entries):
-        if isinstance(entry, dict):
-            objects.append((index, entry))
-        else:
-            errors.append(
-                ItemError(f"#{index}", ReplyCode.INVALID_FIELD, "each contact must be an object")
-            )
-    return objects
 
 
 class EventTriggerView(ApiView):
@@ -238,61 +185,6 @@ class EventUsagesView(ApiView):
         ]
         programs = [{"id": p.pk, "name": p.name, "status": p.status} for p in event.programs.all()]
         return ok({"streams": streams, "programs": programs})
-
-
-class ContactView(ApiView):
-    """PUT/POST /api/v2/contact — create or update contacts (`contacts` list or one at the root).
-
-    Fields by Emarsys field id ("1" first name, "2" last name, "3" email, "31" opt-in) or by name.
-    """
-
-    def put(self, request: Request) -> Response:
-        return self.idempotent(request, lambda: self._upsert(request))
-
-    post = put
-
-    def _upsert(self, request: Request) -> Response:
-        body = self.json_object(request)
-        key_field = require_key_field(body)
-        entries = body.get("contacts")
-        if entries is None:
-            entries = [{k: v for k, v in body.items() if k != "key_id"}]
-        key_names = {
-            KeyField.EMAIL: ("3", "email"),
-            KeyField.ID: ("id",),
-            KeyField.EXTERNAL_ID: ("external_id",),
-        }[key_field]
-        ids: list[str] = []
-        errors: list[ItemError] = []
-        suspect = may_hold_non_finite(request.body)
-        for index, entry in batch_entries(entries, errors):
-            raw_key = next((entry[n] for n in key_names if n in entry), None)
-            key = normalise_key_value(key_field, raw_key)
-            if key is None:
-                errors.append(
-                    ItemError(
-                        f"#{index}",
-                        ReplyCode.NO_KEY_VALUE,
-                        f"the key field ({key_names[0]}) is missing or empty",
-                    )
-                )
-                continue
-            try:
-                entry = checked_entry(entry, ReplyCode.INVALID_CONTACT_DATA, suspect)
-                contact = upsert_contact(key_field, key, parse_contact_fields(entry))
-            except ReplyError as exc:
-                errors.append(ItemError(key, exc.code, exc.text))
-                continue
-            except ContactDataError as exc:
-                errors.append(ItemError(key, ReplyCode.INVALID_CONTACT_DATA, str(exc)))
-                continue
-            ids.append(str(contact.pk))
-        if len(entries) == 1 and errors:
-            raise ReplyError(errors[0].code, errors[0].text)
-        data: dict[str, Any] = {"ids": ids}
-        if errors:
-            data["errors"] = errors_by_key(errors)
-        return ok(data)
 
 
 class BroadcastView(ApiView):

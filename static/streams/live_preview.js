@@ -10,6 +10,7 @@
   const frame = document.getElementById("te-html");
   const problem = document.getElementById("te-problem");
   const removed = document.getElementById("te-removed");
+  const warnings = document.getElementById("te-warnings");
   let timer = null;
   let latest = 0;
 
@@ -18,6 +19,11 @@
     problem.textContent = result.problem ? result.problem.message : "";
     removed.hidden = !result.removed.length;
     removed.querySelector("span").textContent = result.removed.join("; ");
+    if (warnings) {
+      const list = result.warnings || [];
+      warnings.hidden = !list.length;
+      warnings.querySelector("span").textContent = list.join(" ");
+    }
     if (result.ok) {
       document.getElementById("te-subject").textContent = result.subject;
       frame.srcdoc = result.html;

@@ -1,0 +1,79 @@
+"""Bounds on one message's render: a deadline and a cap on characters produced.
+
+Signals cannot interrupt a render in a lane's worker thread, so the template itself checks: every
+loop turn (streams.template_dialect routes every loop through `esl_loop`), every string it builds
+with `~`, `*` or a repeating filter, and every piece of output. A render over a bound raises
+RenderLimitExceeded, which the lanes record as a permanent failure and the preview explains.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+
+REASON = "template exceeded its render limit"
+
+
+class RenderLimitExceeded(Exception):
+    """A render went over its time budget or its output cap."""
+
+    def __init__(self, detail: str):
+        self.detail = detail
+        super().__init__(f"{REASON} ({detail})")
+
+
+class _Budget(threading.local):
+    deadline: float = float("inf")
+    chars_left: int = 1 << 62
+    seconds: float = 0.0
+
+
+_budget = _Budget()
+
+
+def begin(seconds: float, max_chars: int) -> None:
+    """Start a fresh budget for the renders that follow in this thread (one message's parts)."""
+    _budget.deadline = time.monotonic() + seconds
+    _budget.chars_left = max_chars
+    _budget.seconds = seconds
+
+
+@contextmanager
+def render_budget(seconds: float | None = None, max_chars: int | None = None) -> Iterator[None]:
+    """Bound every render inside the block (all parts of one message share the budget)."""
+    seconds = settings.TRIGGERED_EMAIL_RENDER_SECONDS if seconds is None else seconds
+    max_chars = settings.TRIGGERED_EMAIL_RENDER_MAX_CHARS if max_chars is None else max_chars
+    saved = (_budget.deadline, _budget.chars_left, _budget.seconds)
+    begin(seconds, max_chars)
+    try:
+        yield
+    finally:
+        _budget.deadline, _budget.chars_left, _budget.seconds = saved
+
+
+def tick() -> None:
+    """Called on every loop turn: fail once the deadline has passed."""
+    if time.monotonic() > _budget.deadline:
+        raise RenderLimitExceeded(f"took longer than {_budget.seconds:g} s")
+
+
+def check_size(size: int) -> None:
+    """Refuse a string of `size` characters before building it if the output could not hold it."""
+    if size > _budget.chars_left:
+        raise RenderLimitExceeded(f"a value of {size} characters is larger than the output cap")
+    tick()
+
+
+def chars_left() -> int:
+    return _budget.chars_left
+
+
+def spend(chars: int) -> None:
+    """Count `chars` characters of output against the cap."""
+    _budget.chars_left -= chars
+    if _budget.chars_left < 0:
+        raise RenderLimitExceeded("the email grew larger than the output cap")
