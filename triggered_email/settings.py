@@ -365,7 +365,7 @@ if TRIGGERED_EMAIL_TASK_SECONDS + 2 * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > Q
 # Outcomes are recorded after at most this many messages (or a second) of a task: a worker
 # killed mid-task leaves at most these with an unknown outcome (sent again). Fewer: more
 # database writes per message.
-TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 25, minimum=1)
+TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 50, minimum=1)
 # Bounds on one message's render (streams.template_sandbox): a template that loops or grows
 # past them fails permanently ("template exceeded its render limit") instead of holding its lane
 # worker; the admin preview uses the same bounds. The output cap counts characters of all parts.
