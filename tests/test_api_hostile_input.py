@@ -296,3 +296,12 @@ def test_an_unexpected_error_is_an_enveloped_500_logged_with_nothing_written(
     [record] = [r for r in caplog.records if r.name == "events.api.envelope"]
     assert record.exc_info and "a bug after the trigger was written" in str(record.exc_info[1])
     assert Trigger.objects.count() == 0 and Message.objects.count() == 0
+
+
+@pytest.mark.parametrize("path", ["/api/%0D%0A/2", "/api/x%0A", "/hooks/x%0A/"])
+def test_a_line_break_in_an_unknown_path_is_answered_in_json(client, path):
+    # The catch-all routes matched "." up to the first line break, so Django's HTML 404 answered.
+    response = client.post(path, b"{}", content_type="application/json")
+
+    assert response.status_code in (401, 404)  # /api/ asks for credentials before "not found"
+    assert response["Content-Type"].startswith("application/json")

@@ -73,7 +73,7 @@ def test_global_data_is_merged_into_event_and_kept_as_global():
     assert render_html("{{ event.shop }}/{{ global.order_id }}", **context) == "S/g"
 
 
-def test_contact_fields_by_name_and_by_emarsys_field_id():
+def test_contact_fields_by_name_and_by_emarsys_field_id(db):
     contact = contact_context(
         email="jane@example.org", first_name="Jane", last_name="Doe", fields={"tier": "gold"}
     )
