@@ -20,5 +20,5 @@ urlpatterns = [
     path("v2/settings", contact_views.SettingsView.as_view(), name="settings"),
     path("v2/email/<str:stream_id>/broadcast", views.BroadcastView.as_view(), name="broadcast"),
     path("v2/message/<str:message_id>", views.MessageView.as_view(), name="message"),
-    re_path(r"(?s)^.*$", views.NotFoundView.as_view(), name="not-found"),
+    re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]
