@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
 
 from triggered_email.benchmarking import dataset as data
 from triggered_email.benchmarking.modes import free_port
@@ -216,6 +217,8 @@ def _inject(fault: str, stack: Stack, options: Options, result: Result) -> Calla
         return lambda: stack.lanes.__setitem__("transactional", stack.start_lane("transactional"))
     if fault == "postgres-restart":
         _run_shell(options.restart_postgres)
+        # The suite's own connection died with the server: the next query opens a new one.
+        connections.close_all()
         return lambda: None
     if fault == "redis-restart":
         _run_shell(options.restart_redis)
