@@ -10,8 +10,10 @@ import pytest
 from django.utils import timezone
 
 from delivery.models import Message
+from delivery.queue import enqueue
 from tests.conftest import wait_until
 from tests.test_sending_crash_safety import descendants, smtp_env
+from triggered_email.lane_processes import WORKER_COMM
 
 pytestmark = pytest.mark.qcluster
 
@@ -81,4 +83,40 @@ def test_killing_a_lanes_main_process_ends_its_workers(start_qcluster, smtp_serv
         lambda: not any(alive(pid) for pid in processes),
         timeout=15,
         what=f"the orphans {processes} to end",
+    )
+
+
+def lane_workers(lane_pid: int) -> list[int]:
+    found = []
+    for pid in descendants(lane_pid):
+        try:
+            if Path(f"/proc/{pid}/comm").read_bytes().strip() == WORKER_COMM[:15]:
+                found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def test_a_worker_killed_while_it_waits_for_a_task_does_not_stop_its_lane(
+    start_qcluster, smtp_server, make_stream, make_queued_messages
+):
+    # One worker: waiting for a task, it holds the lane queue's read lock.
+    lane = start_qcluster("transactional", **smtp_env(smtp_server), Q_WORKERS="1")
+    [idle] = wait_until(lambda: lane_workers(lane.pid), timeout=30, what="the lane's worker")
+    time.sleep(1)  # in its blocking get
+
+    os.kill(idle, signal.SIGKILL)
+    wait_until(
+        lambda: [pid for pid in lane_workers(lane.pid) if pid != idle],
+        timeout=30,
+        what="the worker's replacement",
+    )
+    stream = make_stream()
+    messages = make_queued_messages(stream, 3, label="after-kill")
+    enqueue({"transactional": [message.pk for message in messages]})
+
+    smtp_server.wait_for(3, timeout=30)
+    wait_until(
+        lambda: Message.objects.filter(status=Message.Status.SENT).count() == 3,
+        what="the three messages recorded as sent",
     )

@@ -23,6 +23,8 @@ import threading
 import time
 from pathlib import Path
 
+from triggered_email import lane_task_queue
+
 logger = logging.getLogger(__name__)
 
 # The lane's main process: set in it at start-up, inherited by every process it forks.
@@ -40,6 +42,8 @@ def note_main_process() -> None:
     global LANE_MAIN_PID
     if sys.argv[1:2] == ["qcluster"]:
         LANE_MAIN_PID = os.getpid()
+        # A worker killed while waiting for a task must not stop the lane.
+        lane_task_queue.install()
 
 
 def _parent_of(pid: int) -> int | None:

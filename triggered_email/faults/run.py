@@ -280,11 +280,29 @@ def run_fault(fault: str, options: Options, write: Callable[[str], None]) -> Res
         result.duplicates = sum(counts[r] - 1 for r in wanted if counts[r] > 1)
         result.lost = sum(1 for r in wanted if counts[r] == 0)
         result.recovery_s = round(max(last - ended_at, 0.0), 1)
+        if result.lost:
+            _describe_lost([r for r in wanted if counts[r] == 0], logs / "lost.txt")
     finally:
         stack.stop()
         data.remove(dataset)
     write(f"[faults] {fault}: {json.dumps(result.row())}")
     return result
+
+
+def _describe_lost(recipients: list[str], path: Path) -> None:
+    """Where the lost messages are: their rows and the broker's queue, for whoever reads why."""
+    from django_q.models import OrmQ
+
+    from delivery.models import Message
+
+    fields = ("pk", "recipient", "lane", "status", "attempts", "queued_at", "claimed_at")
+    fields += ("lease_until", "next_attempt_at", "last_error")
+    lines = [f"at {time.strftime('%H:%M:%S')}: {len(recipients)} lost"]
+    for row in Message.objects.filter(recipient__in=recipients).values_list(*fields):
+        lines.append(" ".join(str(value) for value in row))
+    lines.append("broker (ORM) rows: key, lock")
+    lines.extend(f"{row.key} {row.lock}" for row in OrmQ.objects.all())
+    path.write_text("\n".join(lines) + "\n")
 
 
 def run(options: Options, write: Callable[[str], None]) -> list[Result]:
