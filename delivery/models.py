@@ -394,3 +394,22 @@ class RollupWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} until {self.checked_until:%Y-%m-%d %H:%M:%S}"
+
+
+class LaneHeartbeat(models.Model):
+    """When a lane's workers last showed they are alive (one row per lane, delivery.heartbeats).
+
+    django-q2 keeps its own cluster stats in the broker only for the main cluster, not for our
+    lanes (ALT_CLUSTERS), and not at all with the ORM broker: readiness and metrics read this row.
+    """
+
+    lane = models.CharField(max_length=16, primary_key=True)
+    seen_at = models.DateTimeField()
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["lane"]
+
+    def __str__(self) -> str:
+        return f"{self.lane} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
