@@ -96,9 +96,24 @@ def _count(row: dict[str, Any], fields: tuple) -> None:
         row["complained"] += 1
 
 
+def purged_before(start: datetime) -> dict[int, datetime]:
+    """Per stream, the hour before which its messages were purged (delivery.retention), for the
+    streams whose purge reaches into [start, …): those hours are final."""
+    from streams.models import MailStream
+
+    return dict(
+        MailStream.objects.filter(purged_before__gt=start)
+        .order_by()
+        .values_list("pk", "purged_before")
+    )
+
+
 def recompute(start: datetime, end: datetime) -> int:
-    """Rebuild the rows of every hour in [start, end) from the messages; returns rows written."""
+    """Rebuild the rows of every hour in [start, end) from the messages; returns rows written.
+
+    Hours whose messages were purged keep their rows: they are counted once and for all."""
     start, end = hour_of(start), hour_of(end - timedelta(microseconds=1)) + HOUR
+    final = purged_before(start)
     rows: dict[tuple[int, datetime], dict[str, Any]] = defaultdict(_new_row)
     messages = (
         Message.objects.filter(received_at__gte=start, received_at__lt=end, is_test=False)
@@ -116,7 +131,10 @@ def recompute(start: datetime, end: datetime) -> int:
         )
     )
     for fields in messages.iterator(chunk_size=20_000):
-        _count(rows[(fields[0], hour_of(fields[2]))], fields)
+        hour = hour_of(fields[2])
+        if fields[0] in final and hour < final[fields[0]]:
+            continue  # a message the purge spared (still unfinished): its hour is final
+        _count(rows[(fields[0], hour)], fields)
     now = timezone.now()
     stats = [
         StreamHourStats(
@@ -128,8 +146,11 @@ def recompute(start: datetime, end: datetime) -> int:
         )
         for (stream_id, hour), row in rows.items()
     ]
+    stale = StreamHourStats.objects.filter(hour__gte=start, hour__lt=end)
+    for stream_id, before in final.items():
+        stale = stale.exclude(stream_id=stream_id, hour__lt=before)
     with transaction.atomic():
-        StreamHourStats.objects.filter(hour__gte=start, hour__lt=end).delete()
+        stale.delete()
         StreamHourStats.objects.bulk_create(stats, batch_size=2000)
         recompute_days(local_days(start, end))
     return len(stats)
