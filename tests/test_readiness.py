@@ -123,3 +123,19 @@ def test_status_command_prints_the_same_for_a_person(capsys, lanes_alive, make_s
     assert "READY" in out
     assert "transactional" in out and "bulk" in out
     assert "held 1" in out
+
+
+def test_real_lanes_beat_and_a_stopped_lane_goes_silent(client, settings, start_qcluster):
+    from delivery.models import LaneHeartbeat
+    from tests.conftest import wait_until
+
+    settings.TRIGGERED_EMAIL_LANE_SILENT_SECONDS = 5
+    transactional = start_qcluster("transactional", TRIGGERED_EMAIL_HEARTBEAT_SECONDS="1")
+    start_qcluster("bulk", TRIGGERED_EMAIL_HEARTBEAT_SECONDS="1")
+    wait_until(lambda: LaneHeartbeat.objects.count() == 2, timeout=60, what="both lanes beat")
+    wait_until(lambda: client.get("/readyz").status_code == 200, timeout=30, what="ready")
+
+    transactional.terminate()
+    transactional.wait(timeout=30)
+    wait_until(lambda: client.get("/readyz").status_code == 503, timeout=30, what="unready")
+    assert client.get("/readyz").json()["failing"] == ["lane:transactional"]
