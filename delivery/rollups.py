@@ -360,6 +360,9 @@ def refresh() -> dict[str, int]:
         watermark.save(update_fields=["checked_until"])
     if len(hours) > 1:
         logger.info("Dashboard rollups: %d hours recomputed, %d rows", len(hours), written)
+    from delivery import rollup_totals  # it reads this module's watermark name
+
+    rollup_totals.store_after_refresh()
     return {"hours": len(hours), "minutes": len(fresh), "rows": written}
 
 

@@ -13,11 +13,10 @@ reads as a counter reset (rate() stays right).
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -26,11 +25,6 @@ from prometheus_client.core import (
     Metric,
 )
 from prometheus_client.registry import Collector
-
-# Upper bounds (seconds) of the trigger → sent latency histogram: time-critical mail is expected
-# within seconds, retries take minutes.
-LATENCY_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
-OUTCOMES = ("sent", "failed", "skipped", "bounced_hard", "bounced_soft", "bounced_block")
 
 
 class ProductCollector(Collector):
@@ -94,15 +88,11 @@ class ProductCollector(Collector):
         yield from self._suppressions()
 
     def _outcomes(self, stream) -> Iterator[Metric]:
-        from delivery.models import StreamDayStats
+        from delivery import rollup_totals
 
-        # Whole days are summed from the daily rollups: one row per stream and day, refreshed
-        # with the hours every minute and kept when the messages are purged.
-        totals = (
-            StreamDayStats.objects.order_by()
-            .values("stream_id")
-            .annotate(**{name: Sum(name) for name in ("triggered", *OUTCOMES)})
-        )
+        # Summed from the daily rollups once per refresh (delivery.rollup_totals), so a scrape
+        # reads one cached value instead of every day's latency buckets.
+        totals = rollup_totals.current()["streams"]
         triggered = CounterMetricFamily(
             "triggered_email_messages_triggered",
             "Messages written to the outbox (rollups: counted in the hour they were triggered).",
@@ -115,38 +105,27 @@ class ProductCollector(Collector):
             "soft, block).",
             labels=["stream", "outcome"],
         )
-        for row in totals:
-            name = stream(row["stream_id"])
-            triggered.add_metric([name], row["triggered"] or 0)
-            for outcome in OUTCOMES:
-                outcomes.add_metric([name, outcome], row[outcome] or 0)
-        yield triggered
-        yield outcomes
-
         latency = HistogramMetricFamily(
             "triggered_email_trigger_to_sent_seconds",
             "Time from the trigger's arrival to the message's hand-over to the MTA or ESP.",
             labels=["stream"],
         )
-        per_stream: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-        for stream_id, buckets in StreamDayStats.objects.order_by().values_list(
-            "stream_id", "latency_ms"
-        ):
-            for ms, count in buckets.items():
-                per_stream[stream_id][int(ms)] += count
-        for stream_id, buckets in per_stream.items():
-            cumulative, rows = 0, []
-            ordered = sorted(buckets.items())
-            index = 0
-            for bound in LATENCY_BUCKETS:
-                while index < len(ordered) and ordered[index][0] <= bound * 1000:
-                    cumulative += ordered[index][1]
-                    index += 1
-                rows.append((str(bound), cumulative))
-            total = sum(buckets.values())
-            rows.append(("+Inf", total))
-            seconds = sum(ms * count for ms, count in buckets.items()) / 1000
-            latency.add_metric([stream(stream_id)], rows, seconds)
+        for stream_id, row in totals.items():
+            name = stream(int(stream_id))
+            triggered.add_metric([name], row.get("triggered", 0))
+            for outcome in rollup_totals.OUTCOMES:
+                outcomes.add_metric([name, outcome], row.get(outcome, 0))
+            if "latency_buckets" in row:
+                buckets = [
+                    (str(bound), count)
+                    for bound, count in zip(
+                        rollup_totals.LATENCY_BUCKETS, row["latency_buckets"], strict=True
+                    )
+                ]
+                buckets.append(("+Inf", row["latency_count"]))
+                latency.add_metric([name], buckets, row["latency_seconds"])
+        yield triggered
+        yield outcomes
         yield latency
 
     def _recent_events(self, now) -> Iterator[Metric]:
