@@ -151,3 +151,9 @@ def test_recent_failures_suppressions_and_lane_heartbeats(scraper, make_stream):
 def test_http_metrics_of_django_prometheus_are_there_too(scraper, db):
     samples = scraper()
     assert any(name.startswith("django_http_requests") for name in samples)
+
+
+@pytest.mark.parametrize("length", ["abc", "²", "-1x"])
+def test_a_hostile_content_length_is_no_server_error(client, db, length):
+    response = client.generic("POST", "/api/v2/event", b"{}", CONTENT_LENGTH=length)
+    assert response.status_code < 500

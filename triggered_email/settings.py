@@ -154,7 +154,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
+    "triggered_email.request_metrics.RequestMetricsAfterMiddleware",
 ]
 
 ROOT_URLCONF = "triggered_email.urls"
