@@ -31,6 +31,8 @@ from triggered_email.row_lookup import any_of
 MESSAGE_FIELDS = (
     "id",
     "stream_id",
+    # Only for log lines about the message (JSON logs): 8 bytes a row.
+    "trigger_id",
     "version_id",
     "contact_id",
     "recipient",

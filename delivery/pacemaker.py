@@ -19,6 +19,8 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from triggered_email.log_format import delivery_context
+
 logger = logging.getLogger(__name__)
 
 _started = threading.Event()
@@ -42,7 +44,8 @@ def _beat(every: float) -> None:
         time.sleep(every)
         try:
             if _my_turn(every):
-                sweep()
+                with delivery_context(lane="transactional"):
+                    sweep()
         except Exception:  # the next beat tries again; the lane must not lose its thread
             logger.exception("The sweep failed; trying again in %g s", every)
             connection.close_if_unusable_or_obsolete()

@@ -34,6 +34,11 @@ def lane_broker(lane: str) -> Broker:
     return _brokers[lane]
 
 
+def forget_broker(lane: str) -> None:
+    """Drop the lane's broker after a failure: the next use connects anew."""
+    _brokers.pop(lane, None)
+
+
 def chunks(ids: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start : start + size]

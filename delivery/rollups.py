@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models.functions import TruncHour
+from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
 from delivery.models import (
@@ -32,12 +32,17 @@ from delivery.models import (
     RollupWatermark,
     StreamDayStats,
     StreamHourStats,
+    StreamMinuteStats,
 )
 
 logger = logging.getLogger(__name__)
 
 NAME = "stream_hour_stats"
+# The watermark row whose time is the first hour with complete minute rows.
+MINUTES_NAME = "stream_minute_stats"
 HOUR = timedelta(hours=1)
+MINUTE = timedelta(minutes=1)
+MINUTES_KEPT = timedelta(days=2)
 # Rows committed a little after their timestamps (long transactions) are still seen next time.
 OVERLAP = timedelta(minutes=5)
 COUNTED = (
@@ -96,9 +101,22 @@ def _count(row: dict[str, Any], fields: tuple) -> None:
         row["complained"] += 1
 
 
-def recompute(start: datetime, end: datetime) -> int:
-    """Rebuild the rows of every hour in [start, end) from the messages; returns rows written."""
-    start, end = hour_of(start), hour_of(end - timedelta(microseconds=1)) + HOUR
+def purged_before(start: datetime) -> dict[int, datetime]:
+    """Per stream, the hour before which its messages were purged (delivery.retention), for the
+    streams whose purge reaches into [start, …): those hours are final."""
+    from streams.models import MailStream
+
+    return dict(
+        MailStream.objects.filter(purged_before__gt=start)
+        .order_by()
+        .values_list("pk", "purged_before")
+    )
+
+
+def _tally(
+    start: datetime, end: datetime, final: dict[int, datetime], slot
+) -> dict[tuple[int, datetime], dict[str, Any]]:
+    """Count the messages received in [start, end) per stream and `slot` (hour or minute)."""
     rows: dict[tuple[int, datetime], dict[str, Any]] = defaultdict(_new_row)
     messages = (
         Message.objects.filter(received_at__gte=start, received_at__lt=end, is_test=False)
@@ -116,23 +134,101 @@ def recompute(start: datetime, end: datetime) -> int:
         )
     )
     for fields in messages.iterator(chunk_size=20_000):
-        _count(rows[(fields[0], hour_of(fields[2]))], fields)
-    now = timezone.now()
-    stats = [
-        StreamHourStats(
+        if fields[0] in final and hour_of(fields[2]) < final[fields[0]]:
+            continue  # a message the purge spared (still unfinished): its hour is final
+        _count(rows[(fields[0], slot(fields[2]))], fields)
+    return rows
+
+
+def _merge(into: dict[str, Any], row: dict[str, Any]) -> None:
+    for name in COUNTED:
+        into[name] += row[name]
+    into["latency"].update(row["latency"])
+
+
+def _stats(model, slot_field: str, rows: dict, now: datetime) -> list:
+    return [
+        model(
             stream_id=stream_id,
-            hour=hour,
             refreshed_at=now,
-            latency_ms={str(ms): n for ms, n in sorted(row.pop("latency").items())},
-            **row,
+            latency_ms={str(ms): n for ms, n in sorted(row["latency"].items())},
+            **{slot_field: slot},
+            **{name: row[name] for name in COUNTED},
         )
-        for (stream_id, hour), row in rows.items()
+        for (stream_id, slot), row in rows.items()
     ]
+
+
+def _without_final(queryset, final: dict[int, datetime], slot_field: str):
+    for stream_id, before in final.items():
+        queryset = queryset.exclude(stream_id=stream_id, **{f"{slot_field}__lt": before})
+    return queryset
+
+
+def recompute(start: datetime, end: datetime) -> int:
+    """Rebuild the rows of every hour in [start, end) from the messages; returns rows written.
+
+    Hours whose messages were purged keep their rows: they are counted once and for all. Hours
+    of the last two days get their minute rows rebuilt too (the incremental refresh sums them)."""
+    start, end = hour_of(start), hour_of(end - timedelta(microseconds=1)) + HOUR
+    final = purged_before(start)
+    now = timezone.now()
+    minutes_from = max(start, minutes_kept_from(now))
+    minute_rows: dict = {}
+    if minutes_from < end:
+        minute_rows = _tally(start, end, final, minute_of)
+        rows: dict[tuple[int, datetime], dict[str, Any]] = defaultdict(_new_row)
+        for (stream_id, minute), row in minute_rows.items():
+            _merge(rows[(stream_id, hour_of(minute))], row)
+        minute_rows = {key: row for key, row in minute_rows.items() if key[1] >= minutes_from}
+    else:
+        rows = _tally(start, end, final, hour_of)
+    stale = _without_final(
+        StreamHourStats.objects.filter(hour__gte=start, hour__lt=end), final, "hour"
+    )
     with transaction.atomic():
-        StreamHourStats.objects.filter(hour__gte=start, hour__lt=end).delete()
-        StreamHourStats.objects.bulk_create(stats, batch_size=2000)
+        stale.delete()
+        StreamHourStats.objects.bulk_create(
+            _stats(StreamHourStats, "hour", rows, now), batch_size=2000
+        )
+        if minutes_from < end:
+            StreamMinuteStats.objects.filter(minute__gte=minutes_from, minute__lt=end).delete()
+            StreamMinuteStats.objects.bulk_create(
+                _stats(StreamMinuteStats, "minute", minute_rows, now), batch_size=2000
+            )
         recompute_days(local_days(start, end))
-    return len(stats)
+    return len(rows)
+
+
+def recompute_minutes(start: datetime, end: datetime, final: dict[int, datetime]) -> None:
+    """Rebuild the minute rows of [start, end) (whole minutes) from the messages."""
+    rows = _tally(start, end, final, minute_of)
+    stale = StreamMinuteStats.objects.filter(minute__gte=start, minute__lt=end)
+    stale.delete()
+    StreamMinuteStats.objects.bulk_create(
+        _stats(StreamMinuteStats, "minute", rows, timezone.now()), batch_size=2000
+    )
+
+
+def sum_hours(hours: set[datetime], final: dict[int, datetime]) -> int:
+    """Rebuild the rows of `hours` as the sums of their minute rows; returns rows written."""
+    rows: dict[tuple[int, datetime], dict[str, Any]] = defaultdict(_new_row)
+    for start, end in _spans(hours, HOUR):
+        minutes = StreamMinuteStats.objects.filter(minute__gte=start, minute__lt=end).order_by()
+        for minute in minutes.values("stream_id", "minute", *COUNTED, "latency_ms"):
+            row = {name: minute[name] for name in COUNTED}
+            row["latency"] = Counter({int(ms): n for ms, n in minute["latency_ms"].items()})
+            _merge(rows[(minute["stream_id"], hour_of(minute["minute"]))], row)
+    rows = {
+        key: row for key, row in rows.items() if not (key[0] in final and key[1] < final[key[0]])
+    }
+    for start, end in _spans(hours, HOUR):
+        stale = StreamHourStats.objects.filter(hour__gte=start, hour__lt=end)
+        _without_final(stale, final, "hour").delete()
+    StreamHourStats.objects.bulk_create(
+        _stats(StreamHourStats, "hour", rows, timezone.now()), batch_size=2000
+    )
+    return len(rows)
 
 
 def local_days(start: datetime, end: datetime) -> list[date]:
@@ -181,49 +277,93 @@ def recompute_days(days: list[date]) -> int:
     return len(stats)
 
 
-def _touched_hours(since: datetime) -> set[datetime]:
+def minute_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(second=0, microsecond=0)
+
+
+def minutes_kept_from(now: datetime) -> datetime:
+    """Minute rows are kept from this hour on (older changes recompute their whole hour)."""
+    return hour_of(now) - MINUTES_KEPT
+
+
+def _touched_minutes(since: datetime) -> set[datetime]:
     triggered = (
         Message.objects.filter(received_at__gt=since)
-        .annotate(hour=TruncHour("received_at", tzinfo=UTC))
+        .annotate(minute=TruncMinute("received_at", tzinfo=UTC))
         .order_by()
-        .values_list("hour", flat=True)
+        .values_list("minute", flat=True)
         .distinct()
     )
     changed = (
         DeliveryEvent.objects.filter(received_at__gt=since, message__isnull=False)
-        .annotate(hour=TruncHour("message__received_at", tzinfo=UTC))
+        .annotate(minute=TruncMinute("message__received_at", tzinfo=UTC))
         .order_by()
-        .values_list("hour", flat=True)
+        .values_list("minute", flat=True)
         .distinct()
     )
-    return {hour_of(h) for h in (*triggered, *changed)}
+    return {minute_of(m) for m in (*triggered, *changed)}
 
 
-def _spans(hours: Iterable[datetime]) -> list[tuple[datetime, datetime]]:
-    """Consecutive hours merged into spans: one query per span, not per hour."""
+def _spans(slots: Iterable[datetime], step: timedelta = HOUR) -> list[tuple[datetime, datetime]]:
+    """Consecutive slots merged into spans: one query per span, not per slot."""
     spans: list[tuple[datetime, datetime]] = []
-    for hour in sorted(hours):
-        if spans and spans[-1][1] == hour:
-            spans[-1] = (spans[-1][0], hour + HOUR)
+    for slot in sorted(slots):
+        if spans and spans[-1][1] == slot:
+            spans[-1] = (spans[-1][0], slot + step)
         else:
-            spans.append((hour, hour + HOUR))
+            spans.append((slot, slot + step))
     return spans
 
 
 def refresh() -> dict[str, int]:
-    """Recompute the hours touched since the last refresh (django-q2 runs this every minute)."""
+    """Bring the rollups up to date with what changed since the last refresh (django-q2 runs
+    this every minute).
+
+    Incremental: the minutes that changed are recomputed from their messages and their hours
+    summed from the minute rows (StreamMinuteStats). Changes to messages older than the minute
+    rows (two days) recompute their whole hour, as does the first refresh (it starts the minute
+    rows with the current hour).
+    """
     started = timezone.now()
     with transaction.atomic():
         watermark, _ = RollupWatermark.objects.select_for_update().get_or_create(
             name=NAME, defaults={"checked_until": started - timedelta(days=1)}
         )
-        hours = _touched_hours(watermark.checked_until - OVERLAP) | {hour_of(started)}
-        written = sum(recompute(start, end) for start, end in _spans(hours))
+        minutes = _touched_minutes(watermark.checked_until - OVERLAP)
+        # Minute rows are complete for every hour from `complete.checked_until` on.
+        complete = RollupWatermark.objects.filter(name=MINUTES_NAME).first()
+        if complete is None:
+            hours = {hour_of(m) for m in minutes} | {hour_of(started)}
+            written = sum(recompute(start, end) for start, end in _spans(hours))
+            complete = RollupWatermark.objects.create(
+                name=MINUTES_NAME, checked_until=hour_of(started)
+            )
+            fresh: set[datetime] = set()
+        else:
+            fresh = {m for m in minutes if m >= complete.checked_until}
+            hours = {hour_of(m) for m in minutes - fresh}
+            written = sum(recompute(start, end) for start, end in _spans(hours))
+        if fresh:
+            final = purged_before(min(fresh) - timedelta(days=1))
+            for start, end in _spans(fresh, MINUTE):
+                recompute_minutes(start, end, final)
+            summed = {hour_of(m) for m in fresh}
+            written += sum_hours(summed, final)
+            recompute_days(sorted({d for h in summed for d in local_days(h, h + HOUR)}))
+            hours |= summed
+        kept_from = minutes_kept_from(started)
+        StreamMinuteStats.objects.filter(minute__lt=kept_from).delete()
+        if complete.checked_until < kept_from:
+            complete.checked_until = kept_from
+            complete.save(update_fields=["checked_until"])
         watermark.checked_until = started
         watermark.save(update_fields=["checked_until"])
     if len(hours) > 1:
         logger.info("Dashboard rollups: %d hours recomputed, %d rows", len(hours), written)
-    return {"hours": len(hours), "rows": written}
+    from delivery import rollup_totals  # it reads this module's watermark name
+
+    rollup_totals.store_after_refresh()
+    return {"hours": len(hours), "minutes": len(fresh), "rows": written}
 
 
 def rebuild(days: int) -> dict[str, int]:
@@ -238,4 +378,9 @@ def rebuild(days: int) -> dict[str, int]:
         day += timedelta(days=1)
     # Changes made while the rebuild ran are picked up by the next refresh.
     RollupWatermark.objects.update_or_create(name=NAME, defaults={"checked_until": started})
+    kept_from = minutes_kept_from(started)
+    if start <= kept_from:  # every hour with minute rows was rebuilt: they are complete
+        RollupWatermark.objects.update_or_create(
+            name=MINUTES_NAME, defaults={"checked_until": kept_from}
+        )
     return {"hours": int((end - start) / HOUR), "rows": written}

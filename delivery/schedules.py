@@ -4,6 +4,7 @@ from typing import Any
 
 SWEEP_FUNC = "delivery.tasks.sweep"
 ROLLUP_FUNC = "delivery.rollups.refresh"
+PURGE_FUNC = "delivery.retention.purge_expired"
 
 
 def ensure_schedules(**kwargs: Any) -> None:
@@ -29,6 +30,18 @@ def ensure_schedules(**kwargs: Any) -> None:
             "func": ROLLUP_FUNC,
             "schedule_type": Schedule.MINUTES,
             "minutes": 1,
+            "repeats": -1,
+            "cluster": "bulk",
+        },
+    )
+    # Retention: each run purges for at most half the task timeout and the next goes on; on the
+    # bulk lane, in small batches, so it never holds a lock a send waits for.
+    Schedule.objects.update_or_create(
+        name="retention-purge",
+        defaults={
+            "func": PURGE_FUNC,
+            "schedule_type": Schedule.MINUTES,
+            "minutes": 10,
             "repeats": -1,
             "cluster": "bulk",
         },

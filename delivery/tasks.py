@@ -35,6 +35,7 @@ from streams.models import StreamAttachment, StreamVersion
 from streams.rendering import version_cache
 from streams.template_budget import REASON as RENDER_LIMIT_REASON
 from streams.template_budget import RenderLimitExceeded
+from triggered_email.log_format import delivery_context
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,17 @@ def _attach_versions(messages: list[Message]) -> None:
         message.version = known[message.version_id]
 
 
+def about(message: Message) -> dict[str, Any]:
+    """The ids a log line about one message carries (triggered_email.log_format)."""
+    # From __dict__: a field the query did not load stays null instead of costing a query.
+    fields = message.__dict__
+    return {
+        "message_id": message.pk,
+        "trigger_id": fields.get("trigger_id"),
+        "stream": fields.get("stream_id"),
+    }
+
+
 def _prepare(message: Message) -> Any:
     try:
         return build_email(message, render_message(message))
@@ -121,10 +133,12 @@ def _prepare(message: Message) -> Any:
         return classify(exc)
     except RenderLimitExceeded as exc:
         # The same template and data go over the same bound on every retry.
-        logger.warning("Message %s exceeded its render limit: %s", message.pk, exc.detail)
+        logger.warning(
+            "Message %s exceeded its render limit: %s", message.pk, exc.detail, extra=about(message)
+        )
         return Failure(True, RENDER_LIMIT_REASON)
     except Exception as exc:  # the data cannot be rendered; it will not change on retry
-        logger.warning("Message %s cannot be rendered: %s", message.pk, exc)
+        logger.warning("Message %s cannot be rendered: %s", message.pk, exc, extra=about(message))
         return Failure(True, f"could not render the message: {exc}")
 
 
@@ -151,8 +165,15 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     reset arriving meanwhile waits behind. With no time-critical mail about, a broadcast goes a
     whole chunk per claim (fewer statements per message).
     """
+    bulk = _on_bulk_lane()
+    # Every log line of this task names its lane (JSON logs, triggered_email.log_format).
+    with delivery_context(lane="bulk" if bulk else "transactional"):
+        return _send_chunk(message_ids, bulk)
+
+
+def _send_chunk(message_ids: list[int], bulk: bool) -> dict[str, int]:
     deadline = time.monotonic() + settings.TRIGGERED_EMAIL_TASK_SECONDS
-    if not _on_bulk_lane():
+    if not bulk:
         return _send_step(message_ids, bulk=False, deadline=deadline)
     totals: dict[str, int] = defaultdict(int, claimed=0)
     remaining = list(message_ids)
@@ -354,6 +375,10 @@ def record_outcomes(
             )
             failed.append(message)
             event_type = DeliveryEvent.Type.FAILED
+            # One line per message that will never be sent: an operator looks each one up.
+            logger.warning(
+                "Message %s failed: %s", message.pk, message.last_error, extra=about(message)
+            )
         else:
             delay = backoff_seconds(
                 message.attempts,

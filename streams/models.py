@@ -3,6 +3,7 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -74,6 +75,10 @@ class EmailCampaign(models.Model):
 
     def clean(self) -> None:
         refuse_line_breaks(self, self.HEADER_FIELDS)
+
+
+def default_retention_days() -> int:
+    return settings.TRIGGERED_EMAIL_RETENTION_DAYS
 
 
 def default_sample_contact() -> dict:
@@ -153,6 +158,15 @@ class MailStream(models.Model):
         help_text="Sample contact for the preview and test sends: first_name, last_name, email, "
         "external_id and any further fields.",
     )
+    retention_days = models.PositiveIntegerField(
+        default=default_retention_days,
+        validators=[MinValueValidator(1), MaxValueValidator(36_500)],
+        help_text="Days its messages, their events and attachments are kept; the dashboard's "
+        "counts stay.",
+    )
+    # Messages received before this were purged (delivery.retention): the rollups of those hours
+    # are final and never recomputed from the rows that are left (there are none).
+    purged_before = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -10,7 +10,7 @@ class TriggeredEmailConfig(AppConfig):
     def ready(self) -> None:
         from django_q.signals import post_execute_in_worker, post_spawn, pre_execute
 
-        from delivery import pacemaker
+        from delivery import heartbeats, pacemaker
         from triggered_email import lane_processes
         from triggered_email.startup_gc import freeze_startup_objects
 
@@ -21,6 +21,8 @@ class TriggeredEmailConfig(AppConfig):
         pre_execute.connect(lane_processes.task_started, dispatch_uid="lane-task-started")
         post_execute_in_worker.connect(lane_processes.task_ended, dispatch_uid="lane-task-ended")
         post_spawn.connect(pacemaker.start, dispatch_uid="sweep-pacemaker")
+        # Every worker of every lane shows it is alive (/readyz, /metrics, manage.py status).
+        post_spawn.connect(heartbeats.start, dispatch_uid="lane-heartbeat")
 
         # Here the admin has imported every app's admin module (it comes first in
         # INSTALLED_APPS): most of what the web server and the lanes run is loaded. The web

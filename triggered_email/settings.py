@@ -67,7 +67,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     # Only behind a proxy that sets this header itself; otherwise clients could spoof HTTPS.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Probes and the scraper talk plain HTTP to the process from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 
 # --- Content-Security-Policy (django-csp 4) ------------------------------------------------------
 # No inline script and no inline event handler runs on any page (admin, dashboard, API docs): a
@@ -125,6 +126,8 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "anymail",
     "django_q",
+    # HTTP and database metrics for /metrics (the product's own come from triggered_email.metrics).
+    "django_prometheus",
     # Admin login throttling: failed logins are counted in the database every web host shares.
     "axes",
     "triggered_email",
@@ -135,6 +138,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: django-prometheus times the whole request, every other middleware included.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # /api/v2/… with a trailing or repeated slash reaches the same view, without a redirect.
     "triggered_email.api_paths.ApiPathMiddleware",
@@ -149,6 +154,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a refused login into the lockout page.
     "axes.middleware.AxesMiddleware",
+    "triggered_email.request_metrics.RequestMetricsAfterMiddleware",
 ]
 
 ROOT_URLCONF = "triggered_email.urls"
@@ -537,12 +543,24 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 AXES_CLIENT_IP_CALLABLE = "triggered_email.login_throttling.client_ip_address"
 
 LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", {"DEBUG", "INFO", "WARNING", "ERROR"})
+# "json": one JSON object per line, with trigger_id, message_id, stream and lane on every delivery
+# line (triggered_email.log_format), for a log pipeline; "plain" (the default) is for people.
+TRIGGERED_EMAIL_LOG_FORMAT = env_choice("TRIGGERED_EMAIL_LOG_FORMAT", "plain", {"plain", "json"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"delivery_context": {"()": "triggered_email.log_format.DeliveryContextFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {"()": "triggered_email.log_format.JsonLinesFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "stream": sys.stderr}
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": TRIGGERED_EMAIL_LOG_FORMAT,
+            "filters": ["delivery_context"],
+            "stream": sys.stderr,
+        }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -553,6 +571,46 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# --- Operations: metrics, health, retention (issue 24) -------------------------------------------
+
+# /metrics answers a scraper that sends `Authorization: Bearer <token>` or connects from one of
+# the allowed networks (CIDR, REMOTE_ADDR); anyone else gets 401/403. Neither set: nobody.
+TRIGGERED_EMAIL_METRICS_TOKEN = env_str("TRIGGERED_EMAIL_METRICS_TOKEN")
+TRIGGERED_EMAIL_METRICS_NETWORKS = env_list("TRIGGERED_EMAIL_METRICS_NETWORKS", [])
+try:
+    import ipaddress as _ipaddress
+
+    for _network in TRIGGERED_EMAIL_METRICS_NETWORKS:
+        _ipaddress.ip_network(_network, strict=False)
+except ValueError as _exc:
+    raise ImproperlyConfigured(
+        f"Environment variable TRIGGERED_EMAIL_METRICS_NETWORKS is invalid: {_exc} (give "
+        "comma-separated networks such as 10.0.0.0/8, 127.0.0.1)."
+    ) from _exc
+if TRIGGERED_EMAIL_METRICS_TOKEN and len(TRIGGERED_EMAIL_METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured(
+        "Environment variable TRIGGERED_EMAIL_METRICS_TOKEN is too short: use at least 16 random "
+        "characters."
+    )
+# /readyz: a lane whose workers have not beaten for this long counts as down.
+TRIGGERED_EMAIL_LANE_SILENT_SECONDS = env_int("TRIGGERED_EMAIL_LANE_SILENT_SECONDS", 60, minimum=5)
+# How often each lane worker records that it is alive (delivery.heartbeats).
+TRIGGERED_EMAIL_HEARTBEAT_SECONDS = env_float(
+    "TRIGGERED_EMAIL_HEARTBEAT_SECONDS", 10.0, minimum=0.0
+)
+# /readyz: the oldest queued transactional message may wait this long before the app is unready.
+TRIGGERED_EMAIL_READY_MAX_QUEUED_AGE_SECONDS = env_int(
+    "TRIGGERED_EMAIL_READY_MAX_QUEUED_AGE_SECONDS", 120, minimum=1
+)
+# Days a new stream keeps its messages, events and attachments (each stream can change it).
+TRIGGERED_EMAIL_RETENTION_DAYS = env_int("TRIGGERED_EMAIL_RETENTION_DAYS", 90, minimum=1)
+# Messages deleted per transaction by the purge: small, so no lock is held for long.
+TRIGGERED_EMAIL_PURGE_BATCH = env_int("TRIGGERED_EMAIL_PURGE_BATCH", 500, minimum=1)
+# A pause between batches leaves the database to the lanes (seconds).
+TRIGGERED_EMAIL_PURGE_PAUSE_SECONDS = env_float(
+    "TRIGGERED_EMAIL_PURGE_PAUSE_SECONDS", 0.05, minimum=0.0
+)
 
 # --- Deliverability dashboard (issue 4) ---------------------------------------------------------
 

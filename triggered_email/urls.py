@@ -1,14 +1,9 @@
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 from django.urls import include, path
 
 from delivery.webhooks import anymail_urls
 from events.api.schema import DocsView, SchemaView
-
-
-def healthz(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("ok", content_type="text/plain")
-
+from triggered_email import ops_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -22,5 +17,8 @@ urlpatterns = [
     # Our own open pixel and click redirects (SMTP path).
     path("t/", include("delivery.tracking_urls")),
     path("dashboard/", include("dashboard.urls")),
-    path("healthz", healthz),
+    # Probes and the Prometheus scraper (triggered_email.ops_views; README, Monitoring).
+    path("healthz", ops_views.healthz, name="healthz"),
+    path("readyz", ops_views.readyz, name="readyz"),
+    path("metrics", ops_views.metrics, name="metrics"),
 ]
