@@ -71,6 +71,13 @@ class SenderDomain(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # Every path (admin, commands, scripts) stores the one form that DNS and senders use.
+        self.name = normalise_domain(self.name)
+        if self.return_path_domain:
+            self.return_path_domain = normalise_domain(self.return_path_domain)
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         errors = {}
         try:
@@ -91,13 +98,6 @@ class SenderDomain(models.Model):
         self.mta_dkim_selector = selector
         if errors:
             raise ValidationError(errors)
-
-    def save(self, *args, **kwargs) -> None:
-        # Every path (admin, commands, scripts) stores the one form that DNS and senders use.
-        self.name = normalise_domain(self.name)
-        if self.return_path_domain:
-            self.return_path_domain = normalise_domain(self.return_path_domain)
-        super().save(*args, **kwargs)
 
     @property
     def is_verified(self) -> bool:
