@@ -1,6 +1,6 @@
 """DKIM-signing outgoing messages in the application (TRIGGERED_EMAIL_DKIM_SIGNING=app).
 
-dkimpy parses the message and canonicalises and hashes it (relaxed/relaxed, RFC 6376); the
+dkimpy parses the message and canonicalises and hashes it (relaxed/simple, RFC 6376); the
 signature itself comes from OpenSSL through `cryptography`. dkimpy's own RSA is pure Python:
 about 20 ms per RSA-2048 signature, against well under 1 ms here (docs/deliverability.md).
 
@@ -29,7 +29,11 @@ from senders.domain_names import address_domain
 
 logger = logging.getLogger(__name__)
 
-_POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+# relaxed/simple, dkimpy's default: relaxed headers survive an MTA's refolding; the body goes
+# out as 7bit/8bit CRLF text that MTAs pass on unchanged, and simple costs next to nothing on
+# our bytes (relaxed's regular expressions over the body were a third of the signing time).
+_POLICY = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
+_C_VALUE = b"relaxed/simple"
 # What RFC 6376 (5.4.1) recommends signing, as far as our messages carry it.
 _SIGNED = (
     b"from", b"reply-to", b"subject", b"date", b"to", b"cc", b"message-id", b"mime-version",
@@ -49,14 +53,19 @@ class Signer:
 
     def sign(self, message: bytes, now: int | None = None) -> bytes:
         """The DKIM-Signature header line (CRLF-terminated) for `message`."""
-        headers, body = dkim.rfc822_parse(message)
+        head, separator, body = message.partition(b"\r\n\r\n")
+        if not separator:  # not our generator's CRLF bytes: let dkimpy take it apart
+            headers, body = dkim.rfc822_parse(message)
+        else:
+            # Only the header block is split into lines; the body is hashed as it is.
+            headers, _ = dkim.rfc822_parse(head + b"\r\n\r\n")
         present = [name.lower() for name, _ in headers if name.lower() in _SIGNED]
         include = present + [name for name in _OVERSIGNED if name in present or name == b"from"]
-        body_hash = base64.b64encode(hashlib.sha256(_POLICY.canonicalize_body(body)).digest())
+        body_hash = base64.b64encode(hashlib.sha256(simple_body(body)).digest())
         fields = [
             (b"v", b"1"),
             (b"a", self.algorithm),
-            (b"c", b"relaxed/relaxed"),
+            (b"c", _C_VALUE),
             (b"d", self.domain),
             (b"s", self.selector),
             (b"t", str(int(time.time() if now is None else now)).encode()),
@@ -80,6 +89,16 @@ class Signer:
         else:
             signature = self.key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
         return _folded(fields, base64.b64encode(signature))
+
+
+def simple_body(body: bytes) -> bytes:
+    """RFC 6376 3.4.3 "simple" body canonicalisation, as dkimpy's, without regular expressions
+    for a body whose every line ends in CRLF (what delivery.mime writes)."""
+    stripped = body.rstrip(b"\r\n")
+    suffix = body[len(stripped) :]
+    if body.count(b"\n") != body.count(b"\r\n") or suffix != b"\r\n" * (len(suffix) // 2):
+        return _POLICY.canonicalize_body(body)  # bare line ends: dkimpy's rules
+    return stripped + b"\r\n"
 
 
 def _folded(fields: list[tuple[bytes, bytes]], signature: bytes) -> bytes:

@@ -195,3 +195,26 @@ def test_sender_without_a_domain_key_is_sent_unsigned_and_logged(caplog):
     with caplog.at_level("WARNING", logger="senders.signing"):
         assert signing.sign_message(message, "a@nowhere.example") == message
     assert "No active DKIM key for 'nowhere.example'" in caplog.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"\r\n",
+        b"\r\n\r\n\r\n",
+        b"Hello\r\n",
+        b"Hello\r\n\r\n\r\n",
+        b"Hello",
+        b"Hello  \r\n\tworld \r\n\r\n",
+        b"bare\nline ends\n\n",
+        b"mixed\r\nand\nbare\r\n\n",
+        b"lone CR at the end\r",
+        b"ends in\r\n\r",
+    ],
+)
+def test_simple_body_canonicalisation_matches_dkimpy(body):
+    from dkim.canonicalization import CanonicalizationPolicy
+
+    dkimpy = CanonicalizationPolicy.from_c_value(b"relaxed/simple").canonicalize_body(body)
+    assert signing.simple_body(body) == dkimpy
