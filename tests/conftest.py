@@ -484,3 +484,36 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class RecordedDns:
+    """Recorded DNS answers for the sender-domain checks (senders.dns_lookup.resolver):
+    `answers[(name, rdtype)]` is a list of answers or an exception to raise; unknown names have
+    no records (NXDOMAIN)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], Any] = {}
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, name: str, rdtype: str) -> list[str]:
+        self.asked.append((name, rdtype))
+        answer = self.answers.get((name, rdtype), [])
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def publish(self, domain: SenderDomain) -> None:
+        """Publish exactly what the app asks for (dns_records)."""
+        from senders.dns_records import expected_records
+
+        for record in expected_records(domain):
+            self.answers[(record.name, record.rdtype)] = [record.value]
+
+
+@pytest.fixture
+def recorded_dns(monkeypatch) -> RecordedDns:
+    from senders import dns_lookup
+
+    dns = RecordedDns()
+    monkeypatch.setattr(dns_lookup, "resolver", dns)
+    return dns
