@@ -51,11 +51,15 @@ class SenderDomainAdmin(admin.ModelAdmin):
         main = ["name", "return_path_domain", "mta_dkim_selector"]
         if obj is None:
             return [(None, {"fields": main})]
+        verification = ["verification", "verified_at", "operator_note"]
+        if self.has_change_permission(request, obj):
+            # A form-only field: a read-only page has nothing to show for it.
+            verification.insert(2, "vouch")
         return [
             (None, {"fields": main}),
             ("DNS records to publish", {"fields": ["records", "checked_at"]}),
             ("DKIM keys", {"fields": ["keys"]}),
-            ("Verification", {"fields": ["verification", "verified_at", "vouch", "operator_note"]}),
+            ("Verification", {"fields": verification}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: SenderDomain | None = None):
