@@ -158,7 +158,7 @@ def test_sweep_releases_messages_held_for_a_stream_that_is_live_again(
 def test_launch_is_refused_with_a_clear_message(make_stream, make_event, settings):
     stream = make_stream(status=MailStream.Status.DRAFT, sender_email="news@mail.example.net")
 
-    with pytest.raises(StreamStateError, match="mail.example.net is not a sender domain"):
+    with pytest.raises(StreamStateError, match=r"mail\.example\.net is not a sender domain"):
         launch_stream(stream)
 
     unpublished = MailStream.objects.create(
