@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -54,11 +55,10 @@ class Signer:
     def sign(self, message: bytes, now: int | None = None) -> bytes:
         """The DKIM-Signature header line (CRLF-terminated) for `message`."""
         head, separator, body = message.partition(b"\r\n\r\n")
-        if not separator:  # not our generator's CRLF bytes: let dkimpy take it apart
+        headers = _parse_head(head) if separator else None
+        if headers is None:  # not our generator's CRLF bytes: let dkimpy take it apart
             headers, body = dkim.rfc822_parse(message)
-        else:
-            # Only the header block is split into lines; the body is hashed as it is.
-            headers, _ = dkim.rfc822_parse(head + b"\r\n\r\n")
+            headers = [(name, value) for name, value in headers]
         present = [name.lower() for name, _ in headers if name.lower() in _SIGNED]
         include = present + [name for name in _OVERSIGNED if name in present or name == b"from"]
         body_hash = base64.b64encode(hashlib.sha256(simple_body(body)).digest())
@@ -72,16 +72,11 @@ class Signer:
             (b"h", b":".join(include)),
             (b"bh", body_hash),
         ]
+        # Single spaces, no folding: this is already its own relaxed canonical form.
         unsigned = b"; ".join(b"=".join(field) for field in fields) + b"; b="
         hasher = hashlib.sha256()
-        dkim.hash_headers(
-            hasher,
-            _POLICY,
-            _POLICY.canonicalize_headers(headers),
-            include,
-            (b"DKIM-Signature", b" " + unsigned),
-            None,
-        )
+        hasher.update(relaxed_headers(headers, include))
+        hasher.update(b"dkim-signature:" + unsigned)
         digest = hasher.digest()
         if isinstance(self.key, ed25519.Ed25519PrivateKey):
             # RFC 8463: Ed25519 over the SHA-256 hash of the canonicalised headers.
@@ -89,6 +84,43 @@ class Signer:
         else:
             signature = self.key.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
         return _folded(fields, base64.b64encode(signature))
+
+
+_WSP = re.compile(rb"[ \t]+")
+
+
+def _parse_head(head: bytes) -> list[tuple[bytes, bytes]] | None:
+    """(name, value) of each header field of a CRLF header block, continuation lines kept in
+    the value as dkimpy keeps them; None for anything else (bare line ends, a line that is
+    neither a field nor a continuation): dkimpy's parser takes those."""
+    if head.count(b"\n") != head.count(b"\r\n"):
+        return None
+    headers: list[tuple[bytes, bytes]] = []
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t") and headers:
+            name, value = headers[-1]
+            headers[-1] = (name, value + b"\r\n" + line)
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon:
+            return None
+        headers.append((name, value))
+    return headers
+
+
+def relaxed_headers(headers: list[tuple[bytes, bytes]], include: list[bytes]) -> bytes:
+    """The signed header fields in `include` order, each the last instance not yet taken
+    (RFC 6376 5.4.2), in relaxed canonical form (3.4.2), each ending in CRLF."""
+    by_name: dict[bytes, list[bytes]] = {}
+    for name, value in headers:
+        by_name.setdefault(name.lower().rstrip(b" \t"), []).append(value)
+    out = []
+    for name in include:
+        instances = by_name.get(name)
+        if instances:
+            value = _WSP.sub(b" ", instances.pop().replace(b"\r\n", b"")).strip(b" ")
+            out.append(name + b":" + value + b"\r\n")
+    return b"".join(out)
 
 
 def simple_body(body: bytes) -> bytes:

@@ -218,3 +218,26 @@ def test_simple_body_canonicalisation_matches_dkimpy(body):
 
     dkimpy = CanonicalizationPolicy.from_c_value(b"relaxed/simple").canonicalize_body(body)
     assert signing.simple_body(body) == dkimpy
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"From: Shop <orders@example.com>\r\nTo: a@example.org\r\nSubject: Hi",
+        b"From:  Shop   <orders@example.com>  \r\nSubject:\tTabs\t and  spaces \t",
+        b"Subject: =?utf-8?q?a_long_subject?=\r\n =?utf-8?q?folded_here?=\r\n\tand here\r\n"
+        b"From: x@example.com\r\nFROM: second@example.com",
+        b"Subject:no space\r\nfrom: lower@example.com\r\nTo:\r\n a@example.org",
+        b"From: x@example.com\r\nX-Other: not signed\r\nSubject: ",
+    ],
+)
+def test_relaxed_header_canonicalisation_matches_dkimpy(head):
+    from dkim.canonicalization import CanonicalizationPolicy
+
+    include = [b"from", b"subject", b"to", b"from", b"subject", b"to", b"cc"]
+    headers = signing._parse_head(head)
+    policy = CanonicalizationPolicy.from_c_value(b"relaxed/simple")
+    dkimpy_headers, _ = dkim.rfc822_parse(head + b"\r\n\r\n")
+    selected = dkim.select_headers(policy.canonicalize_headers(dkimpy_headers), include)
+    expected = b"".join(name + b":" + value for name, value in selected)
+    assert signing.relaxed_headers(headers, include) == expected
