@@ -198,7 +198,7 @@ def sign_message(message: bytes, from_address: str) -> bytes:
 
     With TRIGGERED_EMAIL_DKIM_SIGNING=mta the MTA signs and this returns `message` unchanged.
     A sender domain without keys (a stream saved before sender domains existed) is sent
-    unsigned and logged once per refresh interval: the dashboard flags such domains.
+    unsigned, with a warning logged once per refresh interval.
     """
     if settings.TRIGGERED_EMAIL_DKIM_SIGNING != "app":
         return message
