@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from senders.sender_addresses import verified_domain_names
 from streams.attachments import describe_upload
-from streams.models import EmailCampaign, MailStream, StreamAttachment, sender_domain_allowed
+from streams.models import (
+    EmailCampaign,
+    MailStream,
+    StreamAttachment,
+    sender_domain_allowed,
+    sender_problem,
+)
 from streams.publishing import content_of
 from streams.rendering import syntax_problems
 from streams.sanitizing import clean_template_html
@@ -36,11 +42,7 @@ def checked_html(value: str) -> str:
 
 def check_sender(address: str) -> str:
     if address and not sender_domain_allowed(address):
-        domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
-        raise ValidationError(
-            f"{address} is not on a dedicated sender domain ({domains}). Use an address on one "
-            "of them, or ask an operator to add the domain to TRIGGERED_EMAIL_SENDER_DOMAINS."
-        )
+        raise ValidationError(sender_problem(address))
     return address
 
 
@@ -75,8 +77,10 @@ class CopyCampaignForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["event"].queryset = MailStream._meta.get_field("event").related_model.objects
-        domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
-        self.fields["sender_email"].help_text = f"Must be on one of: {domains}."
+        domains = ", ".join(verified_domain_names())
+        self.fields[
+            "sender_email"
+        ].help_text = f"Must be on a verified sender domain: {domains or 'none is verified yet'}."
 
     def clean_sender_email(self) -> str:
         return check_sender(self.cleaned_data["sender_email"])

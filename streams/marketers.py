@@ -36,6 +36,8 @@ MARKETER_PERMISSIONS = (
     ("delivery", "release_message"),
     ("delivery", "view_deliveryevent"),
     ("delivery", "view_suppression"),
+    # Which domains a sender may be on, and whether they are healthy.
+    ("senders", "view_senderdomain"),
 )
 
 

@@ -7,6 +7,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from senders.sender_addresses import sender_domain_problem
 from streams.sanitizing import clean_template_html
 
 # CR and LF end a header line (a sender name with "\r\nBcc: …" would add a header); the
@@ -19,12 +20,18 @@ def has_line_break(value: str) -> bool:
 
 
 def sender_domain_allowed(address: str) -> bool:
-    """True when `address` is on one of the configured dedicated sender domains."""
+    """True when `address` is on a verified sender domain (senders.SenderDomain)."""
     if has_line_break(address):
         # "x\r\nBcc: y@z\r\nme@example.com" ends in an allowed domain.
         return False
-    domain = address.rpartition("@")[2].lower()
-    return bool(domain) and domain in settings.TRIGGERED_EMAIL_SENDER_DOMAINS
+    return sender_domain_problem(address) is None
+
+
+def sender_problem(address: str) -> str:
+    """Why `address` cannot be a stream's sender (for an address sender_domain_allowed refuses)."""
+    if has_line_break(address):
+        return "The sender address must be on one line."
+    return sender_domain_problem(address) or ""
 
 
 def refuse_line_breaks(instance: object, labels: dict[str, str]) -> None:
@@ -122,7 +129,7 @@ class MailStream(models.Model):
     lane = models.CharField(max_length=16, choices=Lane.choices, default=Lane.TRANSACTIONAL)
     sender_name = models.CharField(max_length=200, blank=True)
     sender_email = models.EmailField(
-        help_text="Must be on one of the dedicated sender domains (TRIGGERED_EMAIL_SENDER_DOMAINS)."
+        help_text="Must be on a verified sender domain (Admin → Sender domains)."
     )
     reply_to = models.EmailField(blank=True)
     require_attachment = models.BooleanField(
@@ -209,11 +216,9 @@ class MailStream(models.Model):
         """Why this stream cannot send now (empty when it can go live)."""
         problems = []
         if not sender_domain_allowed(self.sender_email):
-            domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
             problems.append(
-                f"The sender address {self.sender_email or '(none)'} is not on a dedicated "
-                f"sender domain ({domains}): change the sender, or ask an operator to add the "
-                "domain to TRIGGERED_EMAIL_SENDER_DOMAINS."
+                f"The sender address {self.sender_email or '(none)'} is not on a verified "
+                f"sender domain: {sender_problem(self.sender_email)}"
             )
         if self.current_version_id is None:
             problems.append("No version is published yet: publish the draft first.")
@@ -224,14 +229,7 @@ class MailStream(models.Model):
     def clean(self) -> None:
         refuse_line_breaks(self, self.HEADER_FIELDS)
         if self.sender_email and not sender_domain_allowed(self.sender_email):
-            domains = ", ".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS)
-            raise ValidationError(
-                {
-                    "sender_email": f"{self.sender_email} is not on a dedicated sender domain "
-                    f"({domains}). Use an address on one of them or ask an operator to add the "
-                    "domain to TRIGGERED_EMAIL_SENDER_DOMAINS."
-                }
-            )
+            raise ValidationError({"sender_email": sender_problem(self.sender_email)})
 
 
 class StreamVersion(models.Model):

@@ -24,6 +24,8 @@ from rest_framework.test import APIClient
 from delivery.models import Message
 from events.credentials import IssuedCredential, issue_credential, wsse_header
 from events.models import Contact, ExternalEvent
+from senders import key_storage, signing
+from senders.models import DkimKey, SenderDomain
 from streams.models import MailStream
 from streams.rendering import version_cache
 from streams.versions import publish_version, save_draft
@@ -54,6 +56,8 @@ class ReceivedMail:
     rcpt_tos: list[str]
     message: email.message.EmailMessage
     received_at: float
+    # The bytes the server received after DATA (what a DKIM verifier checks).
+    raw: bytes = b""
 
     def part(self, content_type: str) -> str:
         for part in self.message.walk():
@@ -101,7 +105,13 @@ class SmtpServer:
                 envelope.original_content, policy=email.policy.default
             )
             self.received.append(
-                ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message, time.time())
+                ReceivedMail(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    message,
+                    time.time(),
+                    envelope.original_content,
+                )
             )
         return "250 OK queued"
 
@@ -139,7 +149,6 @@ class SmtpServer:
 def _isolated_settings(settings, tmp_path):
     """Queued work runs right after commit; files go to a per-test folder."""
     settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE = True
-    settings.TRIGGERED_EMAIL_SENDER_DOMAINS = ["example.com"]
     settings.API_RATE_LIMIT = "100000/s"
     settings.STORAGES = {
         **settings.STORAGES,
@@ -151,6 +160,48 @@ def _isolated_settings(settings, tmp_path):
     version_cache.clear()
     yield
     version_cache.clear()
+
+
+_TEST_KEYS: dict[str, Any] = {}
+
+
+def session_dkim_key() -> Any:
+    """One RSA-2048 key for the whole session (generating one costs tens of milliseconds)."""
+    if "rsa" not in _TEST_KEYS:
+        _TEST_KEYS["rsa"] = key_storage.generate(key_storage.RSA)
+    return _TEST_KEYS["rsa"]
+
+
+def make_sender_domain(name: str, *, verified: bool = True) -> SenderDomain:
+    """A sender domain with an active RSA key (the session's), verified on the tests' word."""
+    domain = SenderDomain.objects.create(name=name)
+    key = session_dkim_key()
+    DkimKey.objects.create(
+        domain=domain,
+        selector="test",
+        algorithm=DkimKey.Algorithm.RSA,
+        state=DkimKey.State.ACTIVE,
+        public_key=key.public_key,
+        sealed_private_key=key_storage.seal(key.private_pem),
+    )
+    if verified:
+        domain.vouch("test fixture")
+    return domain
+
+
+@pytest.fixture(autouse=True)
+def _verified_sender_domain(request):
+    """Every test with a database has example.com as a verified sender domain with a DKIM key,
+    as the demo has: streams on it may be saved, launched and send signed mail. Tests without
+    a database have no keys to sign with: there the MTA "signs" (TRIGGERED_EMAIL_DKIM_SIGNING)."""
+    signing.forget_keys()
+    if "_django_db_helper" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("_django_db_helper")
+        make_sender_domain("example.com")
+    else:
+        request.getfixturevalue("settings").TRIGGERED_EMAIL_DKIM_SIGNING = "mta"
+    yield
+    signing.forget_keys()
 
 
 @pytest.fixture
@@ -415,7 +466,7 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
             "DATABASE_URL": database_url_for_subprocess(),
             "Q_CLUSTER_NAME": lane,
             "Q_WORKERS": "1",
-            "TRIGGERED_EMAIL_SENDER_DOMAINS": ",".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS),
+            "TRIGGERED_EMAIL_DKIM_SIGNING": settings.TRIGGERED_EMAIL_DKIM_SIGNING,
             **env,
         }
         process = subprocess.Popen(
@@ -436,3 +487,36 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class RecordedDns:
+    """Recorded DNS answers for the sender-domain checks (senders.dns_lookup.resolver):
+    `answers[(name, rdtype)]` is a list of answers or an exception to raise; unknown names have
+    no records (NXDOMAIN)."""
+
+    def __init__(self) -> None:
+        self.answers: dict[tuple[str, str], Any] = {}
+        self.asked: list[tuple[str, str]] = []
+
+    def __call__(self, name: str, rdtype: str) -> list[str]:
+        self.asked.append((name, rdtype))
+        answer = self.answers.get((name, rdtype), [])
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+    def publish(self, domain: SenderDomain) -> None:
+        """Publish exactly what the app asks for (dns_records)."""
+        from senders.dns_records import expected_records
+
+        for record in expected_records(domain):
+            self.answers[(record.name, record.rdtype)] = [record.value]
+
+
+@pytest.fixture
+def recorded_dns(monkeypatch) -> RecordedDns:
+    from senders import dns_lookup
+
+    dns = RecordedDns()
+    monkeypatch.setattr(dns_lookup, "resolver", dns)
+    return dns

@@ -33,6 +33,8 @@ from events.integrations_models import Integration
 from events.integrations_presets import apply_preset
 from events.models import Contact, ContactField, ExternalEvent
 from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from senders.keys import ensure_keys, start_rotation
+from senders.models import DnsRecordCheck, SenderDomain
 from streams.attachments import attach_file
 from streams.marketers import MARKETERS_GROUP
 from streams.models import EmailCampaign, MailStream
@@ -287,6 +289,7 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
     # One the provider reported for a message we do not know.
     record_event(None, TrackedEvent(event_type="complained", occurred_at=now, provider="postmark"))
 
+    seed_sender_domains(text)
     seeded.integrations = seed_integrations(event, text)
     seeded.program = seed_program(other_event, stream, contact, sent, text)
     issue_credential("shop-backend-2", name=text("credential.name", "Shop backend"))
@@ -295,6 +298,26 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
     rollups.rebuild(days=2)
     assert DeliveryEvent.objects.exists()
     return seeded
+
+
+def seed_sender_domains(text: TextFor = ordinary) -> SenderDomain:
+    """A domain mid-rotation whose DKIM record went missing (flagged on the dashboard), with
+    free text from DNS and from its operator. example.com exists already (tests.conftest)."""
+    domain = SenderDomain.objects.create(name="mail.example.net")
+    ensure_keys(domain)
+    start_rotation(domain)
+    domain.vouch(text("sender_domain.operator_note", "records managed by the DNS team"))
+    SenderDomain.objects.filter(pk=domain.pk).update(checked_at=timezone.now(), records_ok=False)
+    for kind, status in (("dkim", "missing"), ("spf", "wrong"), ("dkim_pending", "error")):
+        DnsRecordCheck.objects.create(
+            domain=domain,
+            kind=kind,
+            name=f"{kind}.mail.example.net",
+            required=kind != "dkim_pending",
+            status=status,
+            reason=text(f"dns_record_check.reason.{kind}", "as found in DNS"),
+        )
+    return domain
 
 
 def seed_integrations(event: ExternalEvent, text: TextFor = ordinary) -> list[Integration]:

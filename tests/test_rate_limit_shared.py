@@ -54,7 +54,7 @@ def web_processes(transactional_db, settings) -> Iterator[list[str]]:
         "DATABASE_URL": database_url_for_subprocess(),
         # Per minute, so the count cannot roll over while the requests are made.
         "API_RATE_LIMIT": f"{LIMIT}/min",
-        "TRIGGERED_EMAIL_SENDER_DOMAINS": ",".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS),
+        "TRIGGERED_EMAIL_DKIM_SIGNING": settings.TRIGGERED_EMAIL_DKIM_SIGNING,
     }
     started: list[subprocess.Popen] = []
     urls = []

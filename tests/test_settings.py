@@ -60,6 +60,12 @@ def test_production_settings_pass_the_deploy_check(tmp_path):
         ("DB_PREPARED_STATEMENTS", "sometimes"),
         # A bulk task may give way twice after its time is up: 2 × 100 s outlive the timeout.
         ("TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS", "100"),
+        ("TRIGGERED_EMAIL_SMTP_CA_FILE", "/nonexistent/ca.pem"),
+        ("TRIGGERED_EMAIL_DKIM_SIGNING", "both"),
+        # RSA must stay: receivers that do not know Ed25519 need it.
+        ("TRIGGERED_EMAIL_DKIM_ALGORITHMS", "ed25519-sha256"),
+        ("TRIGGERED_EMAIL_DKIM_ALGORITHMS", "rsa-sha256,rsa-sha1"),
+        ("TRIGGERED_EMAIL_DNS_CHECK_EVERY_MINUTES", "1"),
     ],
 )
 def test_bad_values_are_rejected_naming_the_variable(tmp_path, variable, value):

@@ -96,7 +96,7 @@ def test_resume_expires_with_max_age_option(api, make_stream, make_contact):
         (("edit_stream", "Order confirmation"), "Nothing to do"),
         (
             ("edit_stream", "Order confirmation", "--sender", "x@elsewhere.org"),
-            "not on a dedicated",
+            "is not a sender domain",
         ),
         (("edit_stream", "Order confirmation", "--html-file", "/nonexistent.html"), "cannot read"),
         (("send_test", "Order confirmation", "--to", "not an address"), "not a valid email"),

@@ -134,6 +134,7 @@ INSTALLED_APPS = [
     "events",
     "delivery",
     "streams",
+    "senders",
     "dashboard",
 ]
 
@@ -312,10 +313,41 @@ if TRIGGERED_EMAIL_SMTP["use_tls"] and TRIGGERED_EMAIL_SMTP["use_ssl"]:
     raise ImproperlyConfigured(
         "TRIGGERED_EMAIL_SMTP_USE_TLS and TRIGGERED_EMAIL_SMTP_USE_SSL are exclusive: set one."
     )
-# Sender addresses of mail streams must be on one of these domains.
-TRIGGERED_EMAIL_SENDER_DOMAINS = [
-    domain.lower() for domain in env_list("TRIGGERED_EMAIL_SENDER_DOMAINS", ["example.com"])
-]
+# A private CA that signed the dedicated MTA's certificate (PEM), trusted in addition to the
+# system's CAs for STARTTLS (TRIGGERED_EMAIL_SMTP_USE_TLS) and implicit TLS (…_USE_SSL).
+# Certificates are always verified, host name included.
+TRIGGERED_EMAIL_SMTP_CA_FILE = env_str("TRIGGERED_EMAIL_SMTP_CA_FILE")
+if TRIGGERED_EMAIL_SMTP_CA_FILE and not Path(TRIGGERED_EMAIL_SMTP_CA_FILE).is_file():
+    raise ImproperlyConfigured(
+        f"Environment variable TRIGGERED_EMAIL_SMTP_CA_FILE={TRIGGERED_EMAIL_SMTP_CA_FILE!r} is "
+        "not a readable file: give the path of the CA certificate (PEM)."
+    )
+# Sender addresses of mail streams must be on a verified sender domain (Admin → Sender domains).
+# Who DKIM-signs: "app" signs at the end of the SMTP lane with the domains' keys; "mta" leaves it
+# to the dedicated MTA (OpenDKIM). The ESP path never signs: the ESP does.
+TRIGGERED_EMAIL_DKIM_SIGNING = env_choice("TRIGGERED_EMAIL_DKIM_SIGNING", "app", {"app", "mta"})
+# The keys a new sender domain gets; RSA-2048 always, Ed25519 in addition where listed.
+TRIGGERED_EMAIL_DKIM_ALGORITHMS = env_list("TRIGGERED_EMAIL_DKIM_ALGORITHMS", ["rsa-sha256"])
+if "rsa-sha256" not in TRIGGERED_EMAIL_DKIM_ALGORITHMS or not set(
+    TRIGGERED_EMAIL_DKIM_ALGORITHMS
+) <= {"rsa-sha256", "ed25519-sha256"}:
+    raise ImproperlyConfigured(
+        "Environment variable TRIGGERED_EMAIL_DKIM_ALGORITHMS must be 'rsa-sha256' or "
+        "'rsa-sha256,ed25519-sha256': receivers that do not know Ed25519 need the RSA signature."
+    )
+# A lane worker reads a domain's keys at most this often: a rotation reaches it within this.
+TRIGGERED_EMAIL_DKIM_KEY_REFRESH_SECONDS = env_int(
+    "TRIGGERED_EMAIL_DKIM_KEY_REFRESH_SECONDS", 60, minimum=1
+)
+# SPF: "include:<this>" in the record each sender domain publishes (your MTA's or relay's SPF
+# domain); empty: "mx" (the domain's MX hosts send).
+TRIGGERED_EMAIL_SPF_INCLUDE = env_str("TRIGGERED_EMAIL_SPF_INCLUDE")
+# The MX host of the return-path (bounce) domains; empty: the host of SITE_URL.
+TRIGGERED_EMAIL_RETURN_PATH_MX = env_str("TRIGGERED_EMAIL_RETURN_PATH_MX").rstrip(".")
+# Every sender domain's DNS records are checked this often (schedule sender-dns-checks).
+TRIGGERED_EMAIL_DNS_CHECK_EVERY_MINUTES = env_int(
+    "TRIGGERED_EMAIL_DNS_CHECK_EVERY_MINUTES", 60, minimum=5
+)
 TRIGGERED_EMAIL_MAX_ATTEMPTS = env_int("TRIGGERED_EMAIL_MAX_ATTEMPTS", 8, minimum=1)
 TRIGGERED_EMAIL_RETRY_BASE_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_BASE_SECONDS", 60, minimum=1)
 TRIGGERED_EMAIL_RETRY_MAX_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_MAX_SECONDS", 3600, minimum=1)

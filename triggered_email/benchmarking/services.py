@@ -101,7 +101,7 @@ def child_environment(smtp_host: str, smtp_port: int, topology: Topology) -> dic
         "TRIGGERED_EMAIL_SMTP_PASSWORD": "",
         "TRIGGERED_EMAIL_SMTP_USE_TLS": "0",
         "TRIGGERED_EMAIL_SMTP_USE_SSL": "0",
-        "TRIGGERED_EMAIL_SENDER_DOMAINS": ",".join(settings.TRIGGERED_EMAIL_SENDER_DOMAINS),
+        "TRIGGERED_EMAIL_DKIM_SIGNING": settings.TRIGGERED_EMAIL_DKIM_SIGNING,
         "TRIGGERED_EMAIL_RUN_TASKS_INLINE": "0",
         "Q_WORKERS": str(topology.transactional_workers),
         "Q_BULK_WORKERS": str(topology.bulk_workers),

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from events.credentials import hash_token, issue_credential, rotate_token
 from events.models import ApiCredential, Contact, ExternalEvent
+from senders.demo import ensure_demo_domain
 from streams.models import MailStream
 from streams.versions import publish_version, save_draft
 
@@ -47,12 +48,16 @@ def template_text() -> str:
     return (TEMPLATES / "order_confirmation.txt").read_text()
 
 
+DEMO_DOMAIN = "example.com"
+
+
 def demo_sender() -> str:
-    return f"orders@{settings.TRIGGERED_EMAIL_SENDER_DOMAINS[0]}"
+    return f"orders@{DEMO_DOMAIN}"
 
 
 def ensure_stream(event: ExternalEvent, name: str, **fields) -> MailStream:
     """A live stream with the demo template published (created once)."""
+    ensure_demo_domain(DEMO_DOMAIN)
     stream, _ = MailStream.objects.get_or_create(
         name=name,
         defaults={

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from streams.lookups import StreamNotFound, find_stream
-from streams.models import MailStream, sender_domain_allowed
+from streams.models import MailStream, sender_domain_allowed, sender_problem
 from streams.previewing import preview_draft
 from streams.publishing import PublishError, content_of, publish_draft
 from streams.sanitizing import clean_template_html, describe_removed
@@ -68,10 +68,7 @@ class Command(BaseCommand):
                 "Nothing to do: give --subject, --html-file, --text-file, --sender or --publish."
             )
         if sender is not None and not sender_domain_allowed(sender):
-            raise CommandError(
-                f"{sender} is not on a dedicated sender domain: use an address on one of "
-                "TRIGGERED_EMAIL_SENDER_DOMAINS."
-            )
+            raise CommandError(sender_problem(sender))
         if changes_content:
             if not subject.strip():
                 raise CommandError("The subject is empty: give --subject.")
