@@ -153,6 +153,31 @@ def record_steps(
     )
 
 
+@dataclass(frozen=True)
+class HeldSummary:
+    """What a pause or a resume of a stream would do, for the person about to confirm it."""
+
+    waiting: int  # queued in the lane now: a pause holds them
+    held: int
+    expiring: int  # held longer than the maximum age: a resume records them as expired
+    older_version: int  # held with another version than the current one
+    triggered_versions: tuple[int, ...]  # version numbers the held messages were triggered with
+
+
+def summarise_held(stream: MailStream) -> HeldSummary:
+    messages = Message.objects.filter(stream=stream)
+    held = messages.filter(status=Message.Status.HELD)
+    return HeldSummary(
+        waiting=messages.filter(status=Message.Status.QUEUED).count(),
+        held=held.count(),
+        expiring=held.filter(received_at__lt=timezone.now() - held_max_age()).count(),
+        older_version=held_with_older_version(stream),
+        triggered_versions=tuple(
+            held.order_by("version__number").values_list("version__number", flat=True).distinct()
+        ),
+    )
+
+
 def held_with_older_version(stream: MailStream) -> int:
     """Held messages of `stream` triggered with another version than its current one: a new
     version was published while it was paused, and resuming must choose which one they get."""
