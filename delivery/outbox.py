@@ -273,11 +273,11 @@ def write_outbox(
 _PAUSED_STEPS = {
     Message.Status.HELD: (
         DeliveryEvent.Type.HELD,
-        "held: its stream is paused; it is sent when the stream resumes",
+        "its stream is paused; it is sent when the stream resumes",
     ),
     Message.Status.DISCARDED: (
         DeliveryEvent.Type.DISCARDED,
-        "discarded: its stream was paused with the discard policy",
+        "its stream was paused with the discard policy",
     ),
 }
 

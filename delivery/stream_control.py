@@ -127,7 +127,7 @@ def pause_stream(stream: MailStream, policy: str | None = None) -> PauseResult:
             status=Message.Status.HELD, queued_at=None
         )
         record_steps(
-            waiting, DeliveryEvent.Type.HELD, "held: its stream was paused before it was sent", now
+            waiting, DeliveryEvent.Type.HELD, "its stream was paused before it was sent", now
         )
     return PauseResult(_refresh(stream), held)
 
@@ -301,9 +301,9 @@ def _record_releases(
     by_description: dict[str, list[int]] = defaultdict(list)
     for pk, _, number in chunk:
         if version is None or version.number == number:
-            description = f"released: sent with v{number}, the version it was triggered with"
+            description = f"goes out with v{number}, the version it was triggered with"
         else:
-            description = f"released: sent with v{version.number} (triggered with v{number})"
+            description = f"goes out with v{version.number} (triggered with v{number})"
         by_description[description].append(pk)
     for description, ids in by_description.items():
         record_steps(ids, DeliveryEvent.Type.RELEASED, description, when)

@@ -122,7 +122,7 @@ def test_resume_with_current_version_sends_the_version_published_while_paused(
     message.refresh_from_db()
     assert message.version_id == fix.pk
     released = message.events.get(event_type=DeliveryEvent.Type.RELEASED)
-    assert released.description == "released: sent with v2 (triggered with v1)"
+    assert released.description == "goes out with v2 (triggered with v1)"
 
 
 def test_resume_refuses_an_unknown_held_version(make_stream):

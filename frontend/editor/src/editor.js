@@ -11,7 +11,7 @@ import {defaultKeymap, history, historyKeymap} from "@codemirror/commands";
 import {html} from "@codemirror/lang-html";
 import {bracketMatching, defaultHighlightStyle, syntaxHighlighting} from "@codemirror/language";
 import {linter} from "@codemirror/lint";
-import {EditorState} from "@codemirror/state";
+import {EditorState, StateEffect} from "@codemirror/state";
 import {
   Decoration,
   EditorView,
@@ -134,6 +134,8 @@ function templateCompletions(context) {
 // --- warnings: event keys the template reads that the sample data lacks ---
 
 const missingByView = new Map();
+// Dispatched when the sample data changes: the warnings are checked again.
+const hintsChanged = StateEffect.define();
 const eventReference = /\b(event|global)\.([A-Za-z_]\w*)/g;
 
 function missingKeyLinter(view) {
@@ -184,7 +186,12 @@ function enhance(textarea) {
     // No Tab binding: Tab keeps moving the focus out of the editor, as in a textarea.
     keymap.of([...completionKeymap, ...defaultKeymap, ...historyKeymap]),
     autocompletion({override: [templateCompletions], icons: false}),
-    linter(missingKeyLinter, {delay: 400}),
+    linter(missingKeyLinter, {
+      delay: 400,
+      needsRefresh: (update) => update.transactions.some(
+        (tr) => tr.effects.some((effect) => effect.is(hintsChanged)),
+      ),
+    }),
     EditorView.contentAttributes.of(contentAttributes(textarea)),
     EditorView.updateListener.of((update) => {
       if (update.focusChanged && update.view.hasFocus) { lastFocused = entry; }
@@ -244,10 +251,7 @@ function followSampleData() {
       }
     }
     refreshMenu();
-    for (const {view} of editors) {
-      // An empty change re-runs the linter with the new keys.
-      view.dispatch({});
-    }
+    for (const {view} of editors) { view.dispatch({effects: hintsChanged.of(null)}); }
   });
 }
 
