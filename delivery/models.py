@@ -213,6 +213,12 @@ class DeliveryEvent(models.Model):
         UNSUBSCRIBED = "unsubscribed", "unsubscribed"
         SUBSCRIBED = "subscribed", "subscribed"
         UNKNOWN = "unknown", "unknown"
+        # Our own steps while a stream is paused, recorded with the status change (provider
+        # "outbox"): held on arrival or taken back from the lane, released on resume, or
+        # discarded under the discard policy.
+        HELD = "held", "held"
+        RELEASED = "released", "released"
+        DISCARDED = "discarded", "discarded"
 
     BounceKind = Message.BounceKind
 

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from delivery import copy_insert
-from delivery.models import Message, MessageAttachment, Suppression
+from delivery.models import DeliveryEvent, Message, MessageAttachment, Suppression
 from delivery.queue import enqueue_on_commit
 from streams.models import MailStream
 from triggered_email.row_instances import instance
@@ -257,8 +257,43 @@ def write_outbox(
     )
 
     by_lane: dict[str, list[int]] = defaultdict(list)
+    paused: list[Message] = []
     for message in new_messages:
         if message.status == Message.Status.QUEUED:
             by_lane[message.lane].append(message.pk)
+        elif message.status in _PAUSED_STEPS:
+            paused.append(message)
+    if paused:
+        _record_paused_steps(paused, now)
     enqueue_on_commit(by_lane)
     return written
+
+
+# What a paused stream did with a new message, for its timeline.
+_PAUSED_STEPS = {
+    Message.Status.HELD: (
+        DeliveryEvent.Type.HELD,
+        "its stream is paused; it is sent when the stream resumes",
+    ),
+    Message.Status.DISCARDED: (
+        DeliveryEvent.Type.DISCARDED,
+        "its stream was paused with the discard policy",
+    ),
+}
+
+
+def _record_paused_steps(messages: list[Message], now: Any) -> None:
+    events = []
+    for message in messages:
+        step, description = _PAUSED_STEPS[message.status]
+        events.append(
+            DeliveryEvent(
+                message_id=message.pk,
+                event_type=step,
+                occurred_at=now,
+                received_at=now,
+                description=description,
+                provider="outbox",
+            )
+        )
+    DeliveryEvent.objects.bulk_create(events)

@@ -7,27 +7,38 @@ or resent at most once. Work for the lanes is enqueued only after commit.
 Pausing stops a stream's messages from going out: messages still waiting in the lane are held,
 and triggers that arrive while it is paused are held or discarded according to the stream's pause
 policy (delivery.outbox). Resuming releases the held ones — except those held longer than
-TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS, which are recorded as expired.
+TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS, which are recorded as expired — with the version each was
+triggered with, or, if the resumer chooses, with the version current at the resume.
+
+Each step leaves a DeliveryEvent (held, released, discarded) written in the transaction that
+changes the message's status, so the timeline never disagrees with the row.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from delivery.models import DeliveryEvent, Message, Suppression
 from delivery.queue import enqueue_on_commit
-from streams.models import MailStream
+from streams.models import MailStream, StreamVersion
 
 # Rows released per transaction: short transactions, and the lanes start sending the first
 # chunk while later ones are still being released.
 RELEASE_CHUNK = 1000
+
+
+class HeldVersion(models.TextChoices):
+    """Which version held messages are sent with when their stream resumes."""
+
+    TRIGGERED = "triggered", "the version each message was triggered with"
+    CURRENT = "current", "the stream's current version"
 
 
 class StreamStateError(Exception):
@@ -107,14 +118,91 @@ def pause_stream(stream: MailStream, policy: str | None = None) -> PauseResult:
                 MailStream.objects.filter(pk=stream.pk).update(pause_policy=policy, updated_at=now)
                 return PauseResult(_refresh(stream), 0, policy_changed=True)
             raise StreamStateError(f"{stream} is paused already.")
-        held = Message.objects.filter(stream=stream, status=Message.Status.QUEUED).update(
+        waiting = list(
+            Message.objects.filter(stream=stream, status=Message.Status.QUEUED)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+        held = Message.objects.filter(pk__in=waiting, status=Message.Status.QUEUED).update(
             status=Message.Status.HELD, queued_at=None
+        )
+        record_steps(
+            waiting, DeliveryEvent.Type.HELD, "its stream was paused before it was sent", now
         )
     return PauseResult(_refresh(stream), held)
 
 
-def resume_stream(stream: MailStream, max_age: timedelta | None = None) -> ReleaseResult:
-    """paused → live; release its held messages to their lanes (too old ones expire)."""
+def record_steps(
+    message_ids: list[int], step: str, description: str, when: datetime | None = None
+) -> None:
+    """One outbox event per message: a step of its own, not something a provider reported.
+
+    Callers run it inside the transaction that changed the messages' status.
+    """
+    when = when or timezone.now()
+    DeliveryEvent.objects.bulk_create(
+        DeliveryEvent(
+            message_id=pk,
+            event_type=step,
+            occurred_at=when,
+            received_at=when,
+            description=description,
+            provider="outbox",
+        )
+        for pk in message_ids
+    )
+
+
+@dataclass(frozen=True)
+class HeldSummary:
+    """What a pause or a resume of a stream would do, for the person about to confirm it."""
+
+    waiting: int  # queued in the lane now: a pause holds them
+    held: int
+    expiring: int  # held longer than the maximum age: a resume records them as expired
+    older_version: int  # held with another version than the current one
+    triggered_versions: tuple[int, ...]  # version numbers the held messages were triggered with
+
+
+def summarise_held(stream: MailStream) -> HeldSummary:
+    messages = Message.objects.filter(stream=stream)
+    held = messages.filter(status=Message.Status.HELD)
+    return HeldSummary(
+        waiting=messages.filter(status=Message.Status.QUEUED).count(),
+        held=held.count(),
+        expiring=held.filter(received_at__lt=timezone.now() - held_max_age()).count(),
+        older_version=held_with_older_version(stream),
+        triggered_versions=tuple(
+            held.order_by("version__number").values_list("version__number", flat=True).distinct()
+        ),
+    )
+
+
+def held_with_older_version(stream: MailStream) -> int:
+    """Held messages of `stream` triggered with another version than its current one: a new
+    version was published while it was paused, and resuming must choose which one they get."""
+    if stream.current_version_id is None:
+        return 0
+    return (
+        Message.objects.filter(stream=stream, status=Message.Status.HELD)
+        .exclude(version_id=stream.current_version_id)
+        .count()
+    )
+
+
+def resume_stream(
+    stream: MailStream,
+    max_age: timedelta | None = None,
+    held_version: str = HeldVersion.TRIGGERED,
+) -> ReleaseResult:
+    """paused → live; release its held messages to their lanes (too old ones expire).
+
+    `held_version` "current" sends them with the stream's current version instead of the one
+    they were triggered with (a fix published during the pause reaches them too).
+    """
+    if held_version not in HeldVersion.values:
+        choices = ", ".join(HeldVersion.values)
+        raise StreamStateError(f"Unknown held version {held_version!r}: use one of {choices}.")
     stream = _refresh(stream)
     if stream.status != MailStream.Status.PAUSED:
         raise StreamStateError(f"{stream} is {stream.status}, not paused: nothing to resume.")
@@ -127,7 +215,8 @@ def resume_stream(stream: MailStream, max_age: timedelta | None = None) -> Relea
     if not updated:
         raise StreamStateError(f"{stream} changed meanwhile; reload and try again.")
     _refresh(stream)
-    return release_held(Message.objects.filter(stream=stream), max_age=max_age)
+    version = stream.current_version if held_version == HeldVersion.CURRENT else None
+    return release_held(Message.objects.filter(stream=stream), max_age=max_age, version=version)
 
 
 def held_max_age() -> timedelta:
@@ -139,11 +228,14 @@ def release_held(
     *,
     max_age: timedelta | None = None,
     expire: bool = True,
+    version: StreamVersion | None = None,
 ) -> ReleaseResult:
     """Hand held messages among `messages` (a queryset) to their lanes, each exactly once.
 
     With `expire`, held messages received longer than `max_age` ago (default
-    TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS) are recorded as skipped/expired instead.
+    TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS) are recorded as skipped/expired instead. With a
+    `version`, the released messages are sent with it instead of the one they were triggered
+    with.
     """
     now = timezone.now()
     held = messages.filter(status=Message.Status.HELD)
@@ -181,20 +273,40 @@ def release_held(
             chunk = list(
                 held.select_for_update(skip_locked=True)
                 .order_by("received_at", "pk")
-                .values_list("pk", "lane")[:RELEASE_CHUNK]
+                .values_list("pk", "lane", "version__number")[:RELEASE_CHUNK]
             )
             if not chunk:
                 break
-            ids = [pk for pk, _ in chunk]
-            count = Message.objects.filter(pk__in=ids, status=Message.Status.HELD).update(
-                status=Message.Status.QUEUED, next_attempt_at=now, queued_at=now
-            )
+            ids = [pk for pk, _, _ in chunk]
+            changes: dict[str, object] = {
+                "status": Message.Status.QUEUED,
+                "next_attempt_at": now,
+                "queued_at": now,
+            }
+            if version is not None:
+                changes["version"] = version
+            count = Message.objects.filter(pk__in=ids, status=Message.Status.HELD).update(**changes)
+            _record_releases(chunk, version, now)
             by_lane: dict[str, list[int]] = defaultdict(list)
-            for pk, lane in chunk:
+            for pk, lane, _ in chunk:
                 by_lane[lane].append(pk)
             enqueue_on_commit(by_lane)
             released += count
     return ReleaseResult(released=released, expired=expired)
+
+
+def _record_releases(
+    chunk: list[tuple[int, str, int]], version: StreamVersion | None, when: datetime
+) -> None:
+    by_description: dict[str, list[int]] = defaultdict(list)
+    for pk, _, number in chunk:
+        if version is None or version.number == number:
+            description = f"goes out with v{number}, the version it was triggered with"
+        else:
+            description = f"goes out with v{version.number} (triggered with v{number})"
+        by_description[description].append(pk)
+    for description, ids in by_description.items():
+        record_steps(ids, DeliveryEvent.Type.RELEASED, description, when)
 
 
 def _hours(age: timedelta) -> str:

@@ -24,11 +24,13 @@ from django.views.decorators.http import require_POST
 
 from delivery.models import Message
 from delivery.stream_control import (
+    HeldVersion,
     StreamStateError,
     held_max_age,
     launch_stream,
     pause_stream,
     resume_stream,
+    summarise_held,
 )
 from delivery.test_sends import TestSendError, send_test
 from streams.admin_forms import (
@@ -39,6 +41,7 @@ from streams.admin_forms import (
     StreamAttachmentForm,
 )
 from streams.copying import copy_campaign, copy_stream
+from streams.editor_hints import editor_hints
 from streams.models import (
     EmailCampaign,
     MailStream,
@@ -345,6 +348,17 @@ class MailStreamAdmin(admin.ModelAdmin):
     def response_change(self, request: HttpRequest, obj: MailStream) -> HttpResponse:
         if "_publish" in request.POST:
             return self._publish_and_return(request, obj)
+        if "_send_test" in request.POST:
+            # "Save and send test": what was on screen is the saved draft now, and the test
+            # page sends exactly that.
+            self.message_user(
+                request,
+                "Saved what was in the editor. The test below sends it.",
+                messages.SUCCESS,
+            )
+            return HttpResponseRedirect(
+                reverse("admin:streams_mailstream_send_test", args=[obj.pk])
+            )
         return super().response_change(request, obj)
 
     def _publish_and_return(self, request: HttpRequest, stream: MailStream) -> HttpResponse:
@@ -399,6 +413,7 @@ class MailStreamAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         form = context["adminform"].form
         context["preview"] = self._preview_for_form(form)
+        context["editor_hints"] = editor_hints(obj.sample_data if obj is not None else None)
         if obj is not None:
             context["held_count"] = obj.messages.filter(status=Message.Status.HELD).count()
             context["held_max_age_hours"] = int(held_max_age().total_seconds() // 3600)
@@ -470,11 +485,34 @@ class MailStreamAdmin(admin.ModelAdmin):
             )
         return self._back(stream)
 
-    @method_decorator(require_POST)
+    def _confirm(
+        self, request: HttpRequest, stream: MailStream, action: str, **extra: Any
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{action.capitalize()} “{stream}”?",
+            "opts": self.opts,
+            "original": stream,
+            "action": action,
+            "summary": summarise_held(stream),
+            "held_max_age_hours": int(held_max_age().total_seconds() // 3600),
+            "pause_policies": MailStream.PausePolicy.choices,
+            **extra,
+        }
+        return TemplateResponse(
+            request, "admin/streams/mailstream/confirm_stream_action.html", context
+        )
+
     def pause_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Asks first (what the chosen policy will do), pauses on the confirming POST."""
         stream = self._stream_for_action(request, object_id)
+        policy = request.POST.get("policy") or request.GET.get("policy") or stream.pause_policy
+        if policy not in MailStream.PausePolicy.values:
+            policy = stream.pause_policy
+        if request.method != "POST" or "_confirm" not in request.POST:
+            return self._confirm(request, stream, "pause", policy=policy)
         try:
-            result = pause_stream(stream, request.POST.get("policy") or None)
+            result = pause_stream(stream, policy)
         except StreamStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(stream)
@@ -488,11 +526,25 @@ class MailStreamAdmin(admin.ModelAdmin):
         self.message_user(request, f"{what}: new triggers are {policy}.{waiting}", messages.SUCCESS)
         return self._back(stream)
 
-    @method_decorator(require_POST)
     def resume_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Asks first; when a version was published during the pause, also which version the
+        held messages go out with (no default: the person chooses)."""
         stream = self._stream_for_action(request, object_id)
+        choice = request.POST.get("held_version", "")
+        if request.method != "POST" or "_confirm" not in request.POST:
+            return self._confirm(request, stream, "resume", held_versions=HeldVersion.choices)
+        if choice not in HeldVersion.values:
+            if summarise_held(stream).older_version:
+                return self._confirm(
+                    request,
+                    stream,
+                    "resume",
+                    held_versions=HeldVersion.choices,
+                    choice_missing=True,
+                )
+            choice = HeldVersion.TRIGGERED
         try:
-            result = resume_stream(stream)
+            result = resume_stream(stream, held_version=choice)
         except StreamStateError as exc:
             self.message_user(request, str(exc), messages.ERROR)
             return self._back(stream)
@@ -502,10 +554,16 @@ class MailStreamAdmin(admin.ModelAdmin):
             if result.expired
             else ""
         )
+        stream.refresh_from_db()
+        with_version = (
+            f" with the current v{stream.current_version.number}"
+            if choice == HeldVersion.CURRENT
+            else " with the version each was triggered with"
+        )
         self.message_user(
             request,
             f"“{stream}” is live again: {result.released} held messages released to the "
-            f"lane{expired}.",
+            f"lane{with_version if result.released else ''}{expired}.",
             messages.SUCCESS,
         )
         return self._back(stream)

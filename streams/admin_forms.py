@@ -97,14 +97,15 @@ class MailStreamForm(forms.ModelForm):
     html_source = forms.CharField(
         label="HTML",
         required=False,
-        widget=forms.Textarea(attrs=CODE_WIDGET),
+        # data-editor: the stream editor's bundle enhances it (static/streams/editor/).
+        widget=forms.Textarea(attrs={**CODE_WIDGET, "data-editor": "html"}),
         help_text="Cleaned when saved: scripts, event handlers and javascript: links are "
         "removed. Event data is escaped; use {{ event.x|safe_html }} for data meant as HTML.",
     )
     text = forms.CharField(
         label="Text",
         required=False,
-        widget=forms.Textarea(attrs={**CODE_WIDGET, "rows": 10}),
+        widget=forms.Textarea(attrs={**CODE_WIDGET, "rows": 10, "data-editor": "text"}),
     )
 
     class Meta:
@@ -192,6 +193,9 @@ class StreamAttachmentForm(forms.ModelForm):
 class SendTestForm(forms.Form):
     to = forms.EmailField(label="Send to", help_text="The address that receives the test.")
     version = forms.ChoiceField(
-        choices=[("draft", "the draft"), ("current", "the current (published) version")],
+        choices=[
+            ("draft", "the saved draft (or, without one, the current version)"),
+            ("current", "the current (published) version"),
+        ],
         initial="draft",
     )

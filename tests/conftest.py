@@ -520,3 +520,29 @@ def recorded_dns(monkeypatch) -> RecordedDns:
     dns = RecordedDns()
     monkeypatch.setattr(dns_lookup, "resolver", dns)
     return dns
+
+
+def type_in_editor(browser: Any, name: str, keys: str, *, at_end: bool = True) -> None:
+    """Type into the code editor that stands in for the textarea `name` (as a person would:
+    completion, bracket closing and tag closing all apply)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    content = browser.find_element(
+        By.CSS_SELECTOR, f'.te-codemirror[data-editor-for="{name}"] .cm-content'
+    )
+    content.click()
+    if at_end:
+        content.send_keys(Keys.CONTROL, Keys.END)
+    content.send_keys(keys)
+
+
+def set_editor_text(browser: Any, name: str, text: str) -> None:
+    """Replace what the code editor for the textarea `name` holds, in one change."""
+    browser.execute_script(
+        "const view = document.querySelector(`.te-codemirror[data-editor-for='${arguments[0]}']`)"
+        ".teEditorView;"
+        "view.dispatch({changes: {from: 0, to: view.state.doc.length, insert: arguments[1]}});",
+        name,
+        text,
+    )

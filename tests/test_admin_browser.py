@@ -8,7 +8,7 @@ from selenium.webdriver.support.ui import Select
 
 from streams.marketers import MARKETERS_GROUP, ensure_marketers_group
 from streams.models import EmailCampaign, MailStream
-from tests.conftest import wait_in_browser
+from tests.conftest import type_in_editor, wait_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,11 +82,10 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     browser.save_screenshot(str(artifacts_dir / "stream-editor-live-preview.png"))
 
     # A template error shows the line at fault.
-    html = browser.find_element(By.NAME, "html_source")
-    html.send_keys("\n{% if event.order_id %}")
+    type_in_editor(browser, "html_source", "\n{% if event.order_id %}")
     wait_in_browser(browser, lambda d: d.find_element(By.ID, "te-problem").is_displayed())
     assert "HTML, line 5" in browser.find_element(By.ID, "te-problem").text
-    html.send_keys("{% endif %}")
+    type_in_editor(browser, "html_source", "{% endif %}")
     wait_in_browser(browser, lambda d: not d.find_element(By.ID, "te-problem").is_displayed())
 
     # Publish, launch, pause, resume.
@@ -96,8 +95,12 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     wait_in_browser(browser, lambda d: status_shown(d) == "live")
     Select(browser.find_element(By.NAME, "policy")).select_by_value("hold")
     click(browser, "te-pause")
+    # Pause asks first, with the chosen policy preselected.
+    wait_in_browser(browser, lambda d: d.find_element(By.ID, "te-policy-hold").is_selected())
+    click(browser, "te-confirm")
     wait_in_browser(browser, lambda d: status_shown(d) == "paused")
     click(browser, "te-resume")
+    click(browser, "te-confirm")
     wait_in_browser(browser, lambda d: status_shown(d) == "live")
     assert "held messages released" in browser.page_source
 

@@ -45,7 +45,8 @@ class InlineCode(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         names = dict(attrs)
-        if tag == "script" and not names.get("src"):
+        # <script type="application/json"> (json_script) is data: browsers never run it.
+        if tag == "script" and not names.get("src") and names.get("type") != "application/json":
             self.found.append("inline <script>")
         self.found += [f"{name} on <{tag}>" for name in names if name.startswith("on")]
 

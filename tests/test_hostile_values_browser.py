@@ -28,7 +28,7 @@ from delivery.models import DeliveryEvent, Message, Suppression
 from events.integrations_models import IntegrationCall
 from events.models import Contact, Trigger
 from streams.models import EmailCampaign, MailStream
-from tests.conftest import wait_in_browser
+from tests.conftest import type_in_editor, wait_in_browser
 from tests.seeding import PREVIEW_MARK, Seeded, seed_world
 
 pytestmark = pytest.mark.browser
@@ -178,8 +178,7 @@ def check_live_preview(browser: Any, live_server: Any, path: str, hostile: Hosti
     """Edit the draft on the stream editor: the live preview re-renders the hostile sample data
     through the preview endpoint (JavaScript puts it into the page) and nothing may run."""
     problems = check_page(browser, live_server, path, hostile)
-    text = browser.find_element(By.NAME, "text")
-    text.send_keys(" LIVE-CHECK")
+    type_in_editor(browser, "text", " LIVE-CHECK")
     try:
         wait_in_browser(
             browser,

@@ -15,7 +15,7 @@ from selenium.webdriver.support.ui import Select
 from delivery.models import Message
 from streams.marketers import MARKETERS_GROUP, ensure_marketers_group
 from streams.models import MailStream
-from tests.conftest import wait_in_browser
+from tests.conftest import set_editor_text, type_in_editor, wait_in_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -107,8 +107,7 @@ def test_stream_editor_live_preview_works_under_the_policy(
     wait_in_browser(
         browser, lambda d: d.find_element(By.ID, "te-subject").text == "Order B-77 is on its way"
     )
-    html = browser.find_element(By.NAME, "html_source")
-    html.send_keys("\n<p>Typed just now</p>")
+    type_in_editor(browser, "html_source", "\n<p>Typed just now")
     wait_in_browser(browser, lambda d: "Typed just now" in frame_text(d, "te-html", "body"))
     sample = browser.find_element(By.NAME, "sample_data")
     sample.clear()
@@ -130,8 +129,10 @@ def test_add_page_live_preview_shows_the_email_for_a_marketer(
 
     browser.get(f"{live_server.url}/admin/streams/mailstream/add/")
     browser.find_element(By.NAME, "subject").send_keys("Hello {{ contact.first_name }}")
-    browser.find_element(By.NAME, "html_source").send_keys(
-        '<html><body><h1 class="x">Hi {{ contact.first_name }}</h1></body></html>'
+    set_editor_text(
+        browser,
+        "html_source",
+        '<html><body><h1 class="x">Hi {{ contact.first_name }}</h1></body></html>',
     )
     wait_in_browser(browser, lambda d: d.find_element(By.ID, "te-subject").text == "Hello Jane")
     assert frame_text(browser, "te-html", "h1") == "Hi Jane"

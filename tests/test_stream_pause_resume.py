@@ -109,7 +109,8 @@ def test_held_messages_older_than_the_maximum_age_expire_instead_of_sending(
     assert old.skip_reason == Message.SkipReason.EXPIRED
     assert "held longer than 24 h" in old.last_error
     # The timeline says so, and the dashboard's rollups see the change through the event.
-    [event] = old.events.all()
+    held, event = old.events.all()
+    assert held.event_type == "held"
     assert (event.event_type, event.provider) == ("rejected", "outbox")
     assert event.description.startswith("expired: held longer than 24 h")
 

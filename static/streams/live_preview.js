@@ -50,6 +50,21 @@
       });
   }
 
+  // Desktop / phone width of the preview (the buttons stay hidden without JavaScript).
+  const widths = document.getElementById("te-widths");
+  if (widths) {
+    widths.hidden = false;
+    for (const button of widths.querySelectorAll("button")) {
+      button.addEventListener("click", () => {
+        const phone = button.id === "te-width-phone";
+        panel.classList.toggle("te-phone", phone);
+        for (const other of widths.querySelectorAll("button")) {
+          other.setAttribute("aria-pressed", String(other === button));
+        }
+      });
+    }
+  }
+
   for (const name of names) {
     const field = form.elements[name];
     if (field) {

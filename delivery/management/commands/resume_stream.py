@@ -2,7 +2,13 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from delivery.stream_control import StreamStateError, held_max_age, resume_stream
+from delivery.stream_control import (
+    HeldVersion,
+    StreamStateError,
+    held_max_age,
+    held_with_older_version,
+    resume_stream,
+)
 from streams.lookups import StreamNotFound, find_stream
 
 
@@ -20,6 +26,13 @@ class Command(BaseCommand):
             help="expire held messages older than this (default: "
             "TRIGGERED_EMAIL_HELD_MAX_AGE_HOURS)",
         )
+        parser.add_argument(
+            "--held-version",
+            choices=HeldVersion.values,
+            help="send held messages with the version each was triggered with ('triggered') or "
+            "with the stream's current one ('current'); required when a version was published "
+            "while the stream was paused",
+        )
 
     def handle(self, *args, **options):
         hours = options["max_age_hours"]
@@ -28,7 +41,17 @@ class Command(BaseCommand):
         max_age = timedelta(hours=hours) if hours is not None else held_max_age()
         try:
             stream = find_stream(options["stream"])
-            result = resume_stream(stream, max_age=max_age)
+            choice = options["held_version"]
+            older = held_with_older_version(stream)
+            if choice is None and older:
+                raise CommandError(
+                    f"{older} held messages of {stream} were triggered with an older version "
+                    f"than the current v{stream.current_version.number}: say which they get "
+                    "with --held-version triggered or --held-version current."
+                )
+            result = resume_stream(
+                stream, max_age=max_age, held_version=choice or HeldVersion.TRIGGERED
+            )
         except (StreamNotFound, StreamStateError) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
