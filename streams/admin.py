@@ -251,7 +251,15 @@ class MailStreamAdmin(admin.ModelAdmin):
         ),
         (
             "Behaviour",
-            {"fields": ["pause_policy", "require_attachment", "track_opens", "track_clicks"]},
+            {
+                "fields": [
+                    "pause_policy",
+                    "require_attachment",
+                    "track_opens",
+                    "track_clicks",
+                    "esp_message_stream",
+                ]
+            },
         ),
         (
             "Status",
