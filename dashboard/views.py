@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dashboard import charts, stats
+from delivery.figure_sources import figure_sources
 from delivery.models import Message, RollupWatermark
 from delivery.rollups import COUNTED as CSV_COLUMNS
 from delivery.rollups import NAME as ROLLUP_NAME
@@ -84,6 +85,7 @@ def stream_page(request: HttpRequest, stream_id: int) -> HttpResponse:
     context = _common(request, span, problem)
     context.update(
         stream=stream,
+        figure_sources=figure_sources(stream),
         totals=totals,
         engagement_svg=charts.engagement_chart(points, span.hourly),
         latency_svg=charts.latency_chart(points, span.hourly),

@@ -5,11 +5,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.mail import EmailMultiAlternatives
 
 from delivery import mime
+from delivery.esp_streams import esp_extra_for
 from delivery.models import Message
+from delivery.return_paths import return_path
+from delivery.sending import is_smtp_backend
 from delivery.tracking_links import render_tracked
 from streams.rendering import RenderedEmail, build_context, contact_context, render_version
 
@@ -82,6 +86,12 @@ def build_email(message: Message, rendered: RenderedEmail) -> EmailMultiAlternat
     if stream.reply_to:
         email.reply_to = [stream.reply_to]
     email.extra_headers["Message-ID"] = message.message_id
+    if settings.TRIGGERED_EMAIL_VERP and is_smtp_backend(settings.TRIGGERED_EMAIL_BACKEND):
+        # The envelope sender only (delivery.smtp_backend): the From header stays the stream's.
+        email.return_path = return_path(message.pk, stream.sender_email)
+    esp_extra = esp_extra_for(stream)
+    if esp_extra:
+        email.esp_extra = esp_extra
     # A claimed message knows whether it has files (delivery.tasks.claim); others look.
     static = stream.attachments.all() if getattr(message, "stream_has_attachments", True) else ()
     for attachment in static:

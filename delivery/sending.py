@@ -24,7 +24,7 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.core.mail.backends.smtp import EmailBackend as DjangoSMTPBackend
 from django.utils.module_loading import import_string
 
-from delivery.failures import Failure, classify
+from delivery.failures import Failure, classify, esp_refusal_kind
 from delivery.smtp_backend import Sent
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,11 @@ def _esp_refusal(email: EmailMessage) -> Failure | None:
     (Anymail's IGNORE_RECIPIENT_STATUS)."""
     status = getattr(email, "anymail_status", None)
     if status is not None and status.status and status.status <= {"rejected", "invalid"}:
-        return Failure(True, f"ESP refused the recipient ({', '.join(sorted(status.status))})")
+        return Failure(
+            True,
+            f"ESP refused the recipient ({', '.join(sorted(status.status))})",
+            bounce_kind=esp_refusal_kind(statuses=set(status.status)),
+        )
     return None
 
 

@@ -315,7 +315,10 @@ class EmailBackend(DjangoSMTPBackend):
     def _transaction(self, email_message: EmailMessage) -> Transaction:
         # Django's _send, with the addresses and the message bytes made faster (same results).
         encoding = email_message.encoding or settings.DEFAULT_CHARSET
-        from_email = envelope_address(email_message.from_email, encoding)
+        # The signed VERP address (delivery.return_paths), where the email has one: bounces
+        # come back to it, not to the From address.
+        sender = getattr(email_message, "return_path", None) or email_message.from_email
+        from_email = envelope_address(sender, encoding)
         recipients = [envelope_address(a, encoding) for a in email_message.recipients()]
         wire_bytes = getattr(email_message, "wire_bytes", None)
         if wire_bytes is not None:

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from delivery.sending import SendOutcome, send_over_dedicated_path
 from delivery.sent_rows import record_sent
 from delivery.stream_control import release_stranded_held
 from delivery.suppressions import skip_suppressed
+from delivery.tracking import TrackedEvent, record_event
 from streams.models import StreamAttachment, StreamVersion
 from streams.rendering import version_cache
 from streams.template_budget import REASON as RENDER_LIMIT_REASON
@@ -352,6 +353,7 @@ def record_outcomes(
     by_pk = {message.pk: message for message in messages}
     sent, failed, retried = [], [], []
     events = []
+    bounces: list[tuple[Message, TrackedEvent]] = []
     for outcome in outcomes:
         message = by_pk[outcome.key]
         message.claim_token = None
@@ -379,6 +381,11 @@ def record_outcomes(
             logger.warning(
                 "Message %s failed: %s", message.pk, message.last_error, extra=about(message)
             )
+            if failure.permanent and failure.bounce_kind:
+                # The MTA (or ESP) refused the recipient: a bounce, recorded and acted on
+                # (suppression) exactly as one reported later by a DSN or a webhook.
+                bounces.append((message, _refusal_event(failure, now, provider)))
+                continue
         else:
             delay = backoff_seconds(
                 message.attempts,
@@ -405,14 +412,17 @@ def record_outcomes(
 
     if (
         sent
-        and not events
+        and not (failed or retried)
         and connection.vendor == "postgresql"
         and not any(m.esp_message_id for m in sent)
     ):
         # Nearly every task: all sent over SMTP. One statement records it.
         record_sent([m.pk for m in sent], now, provider)
     else:
-        _record_mixed(sent, failed, retried, events, now, provider)
+        with transaction.atomic():
+            _record_mixed(sent, failed, retried, events, now, provider)
+            for message, event in bounces:
+                record_event(message, event)
     if failed or retried:
         logger.info(
             "Sent %d, failed %d, will retry %d messages", len(sent), len(failed), len(retried)
@@ -423,6 +433,17 @@ def record_outcomes(
         "failed": len(failed),
         "retried": len(retried),
     }
+
+
+def _refusal_event(failure: Failure, now: datetime, provider: str) -> TrackedEvent:
+    return TrackedEvent(
+        event_type=DeliveryEvent.Type.BOUNCED,
+        occurred_at=now,
+        provider=provider,
+        bounce_kind=failure.bounce_kind,
+        description=f"refused at send: {failure.describe()}"[:10_000],
+        mta_response=failure.mta_response[:10_000],
+    )
 
 
 def _record_mixed(sent, failed, retried, events, now, provider) -> None:

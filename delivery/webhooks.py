@@ -36,6 +36,7 @@ from django.urls import URLPattern, URLResolver
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 
+from delivery.bounce_codes import kind_from_text
 from delivery.models import DeliveryEvent, Message
 from delivery.tracking import TrackedEvent, record_event
 from triggered_email.numbers import ascii_int
@@ -210,11 +211,6 @@ def anymail_urls() -> tuple[list[URLPattern | URLResolver], str]:
 
 # --- Bounce kinds -------------------------------------------------------------------------------
 
-# Enhanced status codes (RFC 3463): 5.7.x is a policy refusal (blocked), other 5.x.x permanent,
-# 4.x.x transient. Plain reply codes (550, 421) when no enhanced code is given.
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.\d{1,3}\b")
-_REPLY = re.compile(r"(?:^|\D)([45])\d\d(?:\D|$)")
-
 # Fields some ESPs use to say what kind of bounce it was; Anymail keeps them in the raw event.
 _ESP_HINTS: dict[str, Callable[[Any], str]] = {}
 
@@ -313,18 +309,9 @@ def bounce_kind(esp_name: str, event: AnymailTrackingEvent) -> str:
     if reason in ("blocked", "spam"):
         return BounceKind.BLOCK
     text = " ".join(str(part) for part in (event.mta_response, event.description) if part)
-    enhanced = _ENHANCED.search(text)
-    if enhanced:
-        klass, subject = enhanced.groups()
-        if klass == "4":
-            return BounceKind.SOFT
-        if klass == "5" and subject == "7":
-            return BounceKind.BLOCK
-        if klass == "5":
-            return BounceKind.HARD
-    reply = _REPLY.search(text)
-    if reply:
-        return BounceKind.SOFT if reply.group(1) == "4" else BounceKind.HARD
+    kind = kind_from_text(text)
+    if kind:
+        return kind
     if reason == "timed_out":
         return BounceKind.SOFT
     return BounceKind.HARD

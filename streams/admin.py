@@ -261,6 +261,7 @@ class MailStreamAdmin(admin.ModelAdmin):
                     "track_opens",
                     "track_clicks",
                     "retention_days",
+                    "esp_message_stream",
                 ]
             },
         ),

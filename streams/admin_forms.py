@@ -122,6 +122,7 @@ class MailStreamForm(forms.ModelForm):
             "require_attachment",
             "track_opens",
             "track_clicks",
+            "esp_message_stream",
             "sample_data",
             "sample_contact",
         ]

@@ -64,6 +64,7 @@ COPIED_FIELDS = (
     "require_attachment",
     "track_opens",
     "track_clicks",
+    "esp_message_stream",
     "source_campaign",
     "sample_data",
     "sample_contact",

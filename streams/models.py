@@ -3,7 +3,7 @@ from email.utils import formataddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -138,6 +138,21 @@ class MailStream(models.Model):
     )
     track_opens = models.BooleanField(default=False)
     track_clicks = models.BooleanField(default=False)
+    esp_message_stream = models.CharField(
+        "ESP message stream",
+        max_length=100,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9_-]*$", "Letters, digits, hyphens and underscores only (an ESP's id)."
+            )
+        ],
+        help_text=(
+            "ESP path only: the ESP's message stream for this stream's messages (Postmark's "
+            "MessageStream id). Empty: broadcast streams use the ESP's broadcast stream, "
+            "others the ESP's default."
+        ),
+    )
     current_version = models.ForeignKey(
         "StreamVersion",
         on_delete=models.PROTECT,

@@ -155,6 +155,7 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
         kind=MailStream.Kind.BROADCAST,
         lane=MailStream.Lane.BULK,
         sender_email="news@example.com",
+        esp_message_stream="broadcast",
         status=MailStream.Status.LIVE,
     )
     publish_version(save_draft(broadcast, subject="News", html_source=HTML, text=TEXT))

@@ -106,6 +106,11 @@ class FakePostmark(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def postmark(settings):
+    yield from serve_fake_postmark(settings)
+
+
+def serve_fake_postmark(settings):
+    """Anymail's Postmark backend, talking to FakePostmark until the generator is closed."""
     FakePostmark.replies = []
     FakePostmark.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakePostmark)
@@ -156,7 +161,8 @@ def test_esp_rejecting_the_recipient_fails_at_once(api, stream, postmark):
     message.refresh_from_db()
     assert message.status == Message.Status.FAILED
     assert "refused" in message.last_error
-    assert message.events.get().event_type == DeliveryEvent.Type.FAILED
+    # An inactive recipient is a hard bounce (tests/test_esp_message_streams.py).
+    assert message.events.get().event_type == DeliveryEvent.Type.BOUNCED
     assert len(postmark.requests) == 1
 
 

@@ -80,8 +80,9 @@ def test_smtp_5xx_for_recipient_fails_at_once(api, smtp_server, stream):
     assert message.last_error == (
         "recipient refused by the MTA: 550 5.1.1 <jane@example.org>: user unknown"
     )
+    # A recipient refused for good is a hard bounce (tests/test_smtp_refusal_bounces.py).
     event = message.events.get()
-    assert event.event_type == DeliveryEvent.Type.FAILED
+    assert (event.event_type, event.bounce_kind) == (DeliveryEvent.Type.BOUNCED, "hard")
     assert event.mta_response == "550 5.1.1 <jane@example.org>: user unknown"
     make_due(message)
     assert sweep()["requeued"] == 0

@@ -3,6 +3,7 @@
 import pytest
 
 from delivery.models import DeliveryEvent, Message
+from delivery.return_paths import return_path
 
 pytestmark = pytest.mark.django_db
 
@@ -29,10 +30,11 @@ def test_triggered_email_arrives_personalised(api, smtp_server, make_stream, mak
     assert response.json()["replyCode"] == 0
     [mail] = smtp_server.wait_for(1)
     assert mail.rcpt_tos == ["jane@example.org"]
-    assert mail.mail_from == "orders@example.com"
+    message = Message.objects.get()
+    # The envelope sender is the message's signed VERP return path; the From header is not.
+    assert mail.mail_from == return_path(message.pk, "orders@example.com")
     assert mail.message["From"] == "Example Shop <orders@example.com>"
     assert mail.message["Subject"] == "Your order #A-17"
-    message = Message.objects.get()
     assert mail.message["Message-ID"] == message.message_id
     assert message.message_id.endswith("@example.com>")
     html = mail.part("text/html")

@@ -348,6 +348,29 @@ TRIGGERED_EMAIL_RETURN_PATH_MX = env_str("TRIGGERED_EMAIL_RETURN_PATH_MX").rstri
 TRIGGERED_EMAIL_DNS_CHECK_EVERY_MINUTES = env_int(
     "TRIGGERED_EMAIL_DNS_CHECK_EVERY_MINUTES", 60, minimum=5
 )
+# Bounces on the SMTP path (docs/deliverability.md). Each message goes out with a signed VERP
+# return path, bounces+<message id>-<signature>@<domain>, so a delivery status notification
+# names the message it is about; `manage.py receive_bounces` takes them in. The domain is this,
+# or when empty the domain of the stream's sender address. Off: the sender address is the
+# return path, as without this feature.
+TRIGGERED_EMAIL_VERP = env_bool("TRIGGERED_EMAIL_VERP", True)
+TRIGGERED_EMAIL_BOUNCE_DOMAIN = env_str("TRIGGERED_EMAIL_BOUNCE_DOMAIN").strip().lower()
+if TRIGGERED_EMAIL_BOUNCE_DOMAIN and not re.fullmatch(
+    r"[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+", TRIGGERED_EMAIL_BOUNCE_DOMAIN
+):
+    raise ImproperlyConfigured(
+        "Environment variable TRIGGERED_EMAIL_BOUNCE_DOMAIN must be a domain name "
+        "(ASCII letters, digits and hyphens, e.g. bounces.shop.example)."
+    )
+# The bounce listener refuses a notification larger than this (SMTP 552): DSNs that carry the
+# whole original message with its attachments can be large, the parser holds one in memory.
+TRIGGERED_EMAIL_BOUNCE_MAX_BYTES = env_int(
+    "TRIGGERED_EMAIL_BOUNCE_MAX_BYTES", 10_000_000, minimum=10_000
+)
+# Anymail path: broadcast streams go out on the ESP's broadcast message stream where the ESP
+# has one (Postmark: MessageStream; a server's default broadcast stream is "broadcast"). A
+# stream's own `esp_message_stream` overrides it; empty sends broadcasts on the ESP's default.
+TRIGGERED_EMAIL_ESP_BROADCAST_STREAM = env_str("TRIGGERED_EMAIL_ESP_BROADCAST_STREAM", "broadcast")
 TRIGGERED_EMAIL_MAX_ATTEMPTS = env_int("TRIGGERED_EMAIL_MAX_ATTEMPTS", 8, minimum=1)
 TRIGGERED_EMAIL_RETRY_BASE_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_BASE_SECONDS", 60, minimum=1)
 TRIGGERED_EMAIL_RETRY_MAX_SECONDS = env_int("TRIGGERED_EMAIL_RETRY_MAX_SECONDS", 3600, minimum=1)
