@@ -19,6 +19,8 @@ from functools import lru_cache
 from django.conf import settings
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from senders.bounce_domains import bounce_domain_of
+
 PREFIX = "bounces"
 _SALT = "delivery.return_paths"
 # 80 bits: guessing one takes 2**80 tries, each a mail to the listener.
@@ -46,8 +48,11 @@ def signature(message_pk: int) -> str:
 
 
 def bounce_domain(sender_email: str) -> str:
-    """TRIGGERED_EMAIL_BOUNCE_DOMAIN, else the domain of the stream's sender address."""
-    return settings.TRIGGERED_EMAIL_BOUNCE_DOMAIN or sender_email.rpartition("@")[2].lower()
+    """TRIGGERED_EMAIL_BOUNCE_DOMAIN, else the return-path domain of the sender's SenderDomain
+    (bounces.<domain> unless set there: what `dns_records` gives an MX)."""
+    if settings.TRIGGERED_EMAIL_BOUNCE_DOMAIN:
+        return settings.TRIGGERED_EMAIL_BOUNCE_DOMAIN
+    return bounce_domain_of(sender_email.rpartition("@")[2].lower())
 
 
 def return_path(message_pk: int, sender_email: str) -> str:

@@ -325,8 +325,9 @@ class EmailBackend(DjangoSMTPBackend):
             payload = wire_bytes()
         else:
             payload = email_message.message().as_bytes(linesep="\r\n")
-        # Last, over the exact bytes that go out: every header and tracked link is final.
-        payload = sign_message(payload, from_email)
+        # Last, over the exact bytes that go out: every header and tracked link is final. Signed
+        # for the From address's domain (DMARC aligns with it), not the return path's.
+        payload = sign_message(payload, envelope_address(email_message.from_email, encoding))
         return from_email, recipients, payload
 
     def _send(self, email_message: EmailMessage) -> bool:

@@ -24,7 +24,7 @@ from rest_framework.test import APIClient
 from delivery.models import Message
 from events.credentials import IssuedCredential, issue_credential, wsse_header
 from events.models import Contact, ExternalEvent
-from senders import key_storage, signing
+from senders import bounce_domains, key_storage, signing
 from senders.models import DkimKey, SenderDomain
 from streams.models import MailStream
 from streams.rendering import version_cache
@@ -195,6 +195,7 @@ def _verified_sender_domain(request):
     as the demo has: streams on it may be saved, launched and send signed mail. Tests without
     a database have no keys to sign with: there the MTA "signs" (TRIGGERED_EMAIL_DKIM_SIGNING)."""
     signing.forget_keys()
+    bounce_domains.forget()
     if "_django_db_helper" in request.fixturenames or request.node.get_closest_marker("django_db"):
         request.getfixturevalue("_django_db_helper")
         make_sender_domain("example.com")

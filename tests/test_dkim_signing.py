@@ -241,3 +241,20 @@ def test_relaxed_header_canonicalisation_matches_dkimpy(head):
     selected = dkim.select_headers(policy.canonicalize_headers(dkimpy_headers), include)
     expected = b"".join(name + b":" + value for name, value in selected)
     assert signing.relaxed_headers(headers, include) == expected
+
+
+def test_mail_with_a_return_path_elsewhere_is_signed_for_its_from_domain(
+    api, smtp_server, make_stream, make_contact, settings
+):
+    settings.TRIGGERED_EMAIL_BOUNCE_DOMAIN = "bounces.elsewhere.example"
+    stream = make_stream()
+    make_contact("jane@example.org")
+    domain = SenderDomain.objects.get(name="example.com")
+
+    send_one(api, stream)
+
+    [mail] = smtp_server.wait_for(1)
+    assert mail.mail_from.endswith("@bounces.elsewhere.example")
+    [signature] = signatures(mail.raw)
+    assert signature[b"d"] == b"example.com"
+    assert dkim.verify(mail.raw, dnsfunc=dns_for(domain))

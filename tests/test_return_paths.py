@@ -68,7 +68,8 @@ def test_smtp_envelope_sender_is_the_return_path_and_from_header_unchanged(
     [mail] = smtp_server.wait_for(1)
     message = Message.objects.get()
     assert verified_message_pk(mail.mail_from) == message.pk
-    assert mail.mail_from.endswith("@example.com")
+    # The sender domain's return-path domain, which `dns_records` gives an MX.
+    assert mail.mail_from.endswith("@bounces.example.com")
     assert mail.message["From"] == "Example Shop <orders@example.com>"
     assert "bounces+" not in mail.message.as_string()
 
@@ -87,3 +88,15 @@ def test_verp_off_keeps_the_sender_address_as_envelope_sender(
 
     [mail] = smtp_server.wait_for(1)
     assert mail.mail_from == "orders@example.com"
+
+
+def test_a_sender_domains_own_return_path_domain_is_the_bounce_domain(make_stream):
+    from senders.models import SenderDomain
+
+    SenderDomain.objects.filter(name="example.com").update(return_path_domain="rp.example.com")
+
+    assert return_path(7, "orders@example.com").endswith("@rp.example.com")
+
+
+def test_a_sender_on_no_sender_domain_bounces_to_its_own_domain(db):
+    assert return_path(7, "orders@elsewhere.example").endswith("@elsewhere.example")
