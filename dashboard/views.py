@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import charts, stats
+from dashboard import charts, sparklines, stats
 from delivery.models import Message, RollupWatermark
 from delivery.rollups import COUNTED as CSV_COLUMNS
 from delivery.rollups import NAME as ROLLUP_NAME
@@ -59,7 +59,16 @@ def overview(request: HttpRequest) -> HttpResponse:
         return redirect(f"{url}?{query.urlencode()}" if query else url)
     span, problem = _span(request)
     context = _common(request, span, problem)
-    context["overview"] = stats.overview(span)
+    overview = stats.overview(span)
+    context.update(
+        overview=overview,
+        # A row of small charts per stream: one series per stream listed (few streams).
+        stream_charts=[
+            (entry, sparklines.stream_sparklines(stats.series(span, entry.stream.pk), span.hourly))
+            for entry in overview.streams
+        ],
+        rates_svg=charts.rates_chart(stats.series(span), span.hourly),
+    )
     return render(request, "dashboard/overview.html", context)
 
 
@@ -87,6 +96,7 @@ def stream_page(request: HttpRequest, stream_id: int) -> HttpResponse:
         totals=totals,
         engagement_svg=charts.engagement_chart(points, span.hourly),
         latency_svg=charts.latency_chart(points, span.hourly),
+        rates_svg=charts.rates_chart(points, span.hourly),
         failures=failures,
         log_url=f"{log}?{urlencode(of_stream)}",
         failed_log_url=f"{log}?{urlencode({**of_stream, 'status__exact': 'failed'})}",
