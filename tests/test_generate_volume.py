@@ -11,9 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_loads_messages_events_and_rollups():
-    call_command(
-        "generate_volume", messages=1200, events=2500, streams=3, days=5, seed=7, yes=True
-    )
+    call_command("generate_volume", messages=1200, events=2500, streams=3, days=5, seed=7, yes=True)
 
     assert Message.objects.count() == 1200
     assert DeliveryEvent.objects.count() == 2500
