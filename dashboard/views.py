@@ -60,14 +60,20 @@ def overview(request: HttpRequest) -> HttpResponse:
     span, problem = _span(request)
     context = _common(request, span, problem)
     overview = stats.overview(span)
+    per_stream = stats.series_per_stream(span)
     context.update(
         overview=overview,
-        # A row of small charts per stream: one series per stream listed (few streams).
         stream_charts=[
-            (entry, sparklines.stream_sparklines(stats.series(span, entry.stream.pk), span.hourly))
+            (
+                entry,
+                sparklines.stream_sparklines(
+                    per_stream.get(entry.stream.pk) or stats.series(span, entry.stream.pk),
+                    span.hourly,
+                ),
+            )
             for entry in overview.streams
         ],
-        rates_svg=charts.rates_chart(stats.series(span), span.hourly),
+        rates_svg=charts.rates_chart(stats.combined_series(per_stream, span), span.hourly),
     )
     return render(request, "dashboard/overview.html", context)
 
