@@ -424,7 +424,9 @@ def series_per_stream(span: Range) -> dict[int, list[Bucket]]:
     for source, moment, start, end in parts:
         rows = source.rows(start, end, None).values("stream_id", moment, *COUNTED, "latency_ms")
         for row in rows.iterator(chunk_size=2000):
-            by_start = per_stream.setdefault(row["stream_id"], {s: Totals() for s in starts})
+            by_start = per_stream.get(row["stream_id"])
+            if by_start is None:
+                by_start = per_stream[row["stream_id"]] = {s: Totals() for s in starts}
             totals = by_start[_bucket_key(span, row[moment])]
             totals.add_counts(row)
             for ms, count in (row["latency_ms"] or {}).items():
