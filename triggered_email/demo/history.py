@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -124,10 +123,6 @@ def _outcome(message: Message, rnd: random.Random, now: datetime) -> list[Delive
     return events
 
 
-def _sender_domain() -> str:
-    return settings.TRIGGERED_EMAIL_SENDER_DOMAINS[0]
-
-
 def generate(traffic: list[Traffic], seed: int = 23) -> int:
     """Write the history once; returns the number of messages written (0 if it exists)."""
     if Message.objects.filter(client_trigger_id__startswith=MARK).exists():
@@ -137,6 +132,8 @@ def generate(traffic: list[Traffic], seed: int = 23) -> int:
     start = now - timedelta(days=DAYS)
     messages: list[Message] = []
     for entry in traffic:
+        # Message-IDs on the stream's sender domain, as real ones are.
+        domain = entry.stream.sender_email.rpartition("@")[2]
         count = entry.per_day * DAYS
         for _ in range(count):
             # More traffic by day than by night, as real shops see.
@@ -156,7 +153,7 @@ def generate(traffic: list[Traffic], seed: int = 23) -> int:
                     data=_data(entry.data, n, rnd, at),
                     lane=entry.stream.lane,
                     uuid=message_uuid,
-                    message_id=f"<{message_uuid.hex}@{_sender_domain()}>",
+                    message_id=f"<{message_uuid.hex}@{domain}>",
                     client_trigger_id=f"{MARK}{n}",
                     received_at=at,
                 )
