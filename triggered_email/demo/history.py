@@ -129,7 +129,9 @@ def generate(traffic: list[Traffic], seed: int = 23) -> int:
         return 0
     rnd = random.Random(seed)
     now = timezone.now()
-    start = now - timedelta(days=DAYS)
+    # Inside the dashboard's "30d" range, which starts on a whole hour.
+    start = rollups.hour_of(now) + rollups.HOUR - timedelta(days=DAYS)
+    seconds = (now - start).total_seconds()
     messages: list[Message] = []
     for entry in traffic:
         # Message-IDs on the stream's sender domain, as real ones are.
@@ -138,7 +140,7 @@ def generate(traffic: list[Traffic], seed: int = 23) -> int:
         for _ in range(count):
             # More traffic by day than by night, as real shops see.
             while True:
-                at = start + timedelta(seconds=rnd.uniform(0, DAYS * 86400))
+                at = start + timedelta(seconds=rnd.uniform(0, seconds))
                 hour = timezone.localtime(at).hour
                 if rnd.random() < 0.3 + 0.7 * math.sin(math.pi * hour / 24) ** 2:
                     break
