@@ -106,3 +106,24 @@ def latency_chart(points: Sequence[Bucket], hourly: bool) -> str:
             values.append(None if ms is None else ms / 1000)
         chart.add(name, values, formatter=lambda v, name=name: f"{name} {v:g} s")
     return _svg(chart)
+
+
+RATES: list[tuple[str, Callable[[Totals], float | None]]] = [
+    ("bounce rate", lambda t: t.bounce_rate),
+    ("open rate", lambda t: t.rate(t.opened)),
+    ("click rate", lambda t: t.rate(t.clicked)),
+    ("complaint rate", lambda t: t.complaint_rate),
+]
+
+
+def rates_chart(points: Sequence[Bucket], hourly: bool) -> str:
+    """Rates per sent message over time, in percent (no point where nothing was sent)."""
+    labels = [bucket.label(hourly) for bucket in points]
+    chart = _chart("Rates over time (per sent message)", labels, "%")
+    for name, rate in RATES:
+        values = []
+        for bucket in points:
+            value = rate(bucket.totals)
+            values.append(None if value is None else round(value * 100, 2))
+        chart.add(name, values, formatter=lambda v, name=name: f"{name} {v:g} %")
+    return _svg(chart)

@@ -11,7 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import charts, stats
+from dashboard import charts, sparklines, stats
 from delivery.figure_sources import figure_sources
 from delivery.models import Message, RollupWatermark
 from delivery.rollups import COUNTED as CSV_COLUMNS
@@ -60,7 +60,22 @@ def overview(request: HttpRequest) -> HttpResponse:
         return redirect(f"{url}?{query.urlencode()}" if query else url)
     span, problem = _span(request)
     context = _common(request, span, problem)
-    context["overview"] = stats.overview(span)
+    overview = stats.overview(span)
+    per_stream = stats.series_per_stream(span)
+    context.update(
+        overview=overview,
+        stream_charts=[
+            (
+                entry,
+                sparklines.stream_sparklines(
+                    per_stream.get(entry.stream.pk) or stats.series(span, entry.stream.pk),
+                    span.hourly,
+                ),
+            )
+            for entry in overview.streams
+        ],
+        rates_svg=charts.rates_chart(stats.combined_series(per_stream, span), span.hourly),
+    )
     return render(request, "dashboard/overview.html", context)
 
 
@@ -89,6 +104,7 @@ def stream_page(request: HttpRequest, stream_id: int) -> HttpResponse:
         totals=totals,
         engagement_svg=charts.engagement_chart(points, span.hourly),
         latency_svg=charts.latency_chart(points, span.hourly),
+        rates_svg=charts.rates_chart(points, span.hourly),
         failures=failures,
         log_url=f"{log}?{urlencode(of_stream)}",
         failed_log_url=f"{log}?{urlencode({**of_stream, 'status__exact': 'failed'})}",

@@ -3,7 +3,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -11,14 +11,15 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from delivery import message_search
 from delivery.admin_paging import CappedCountPaginator
+from delivery.data_tables import data_table
 from delivery.message_display import render_for_display
 from delivery.models import DeliveryEvent, Message, Suppression
 from delivery.queue import LANES
 from delivery.stream_control import release_held, resend_failed
 from delivery.suppressions import remove_suppression
 from streams.rendering import TemplateProblem
-from triggered_email.numbers import ascii_int
 
 
 class DeliveryEventInline(admin.TabularInline):
@@ -75,6 +76,7 @@ class MessageAdmin(admin.ModelAdmin):
         "stream",
         "version_number",
         "status_label",
+        "outcome_label",
         "lane",
         "test_badge",
         "sent_at",
@@ -87,9 +89,6 @@ class MessageAdmin(admin.ModelAdmin):
         TestSendFilter,
     ]
     search_fields = ["recipient"]
-    search_help_text = (
-        "An exact recipient address, client trigger id, Message-ID or message number."
-    )
     show_full_result_count = False
     # "Show counts" would count every filter choice over the whole table.
     show_facets = admin.ShowFacets.NEVER
@@ -119,9 +118,20 @@ class MessageAdmin(admin.ModelAdmin):
         ),
         (
             "Trigger",
-            {"fields": ["trigger_link", "client_trigger_id", "contact", "event_time", "data"]},
+            {
+                "fields": [
+                    "trigger_link",
+                    "client_trigger_id",
+                    "contact",
+                    "event_time",
+                    "trigger_data",
+                ]
+            },
         ),
-        ("Timeline", {"fields": ["received_at", "queued_at", "sent_at", "updated_at"]}),
+        (
+            "Timeline",
+            {"fields": ["received_at", "queued_at", "sent_at", "outcome_label", "updated_at"]},
+        ),
         ("Attachments", {"fields": ["attachment_list"]}),
     ]
     # Everything is read-only: the log shows what happened, it is not edited.
@@ -141,20 +151,13 @@ class MessageAdmin(admin.ModelAdmin):
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet, search_term: str
     ) -> tuple[QuerySet, bool]:
-        """Exact matches only, each served by an index (no LIKE over millions of rows)."""
-        term = search_term.strip()
-        if not term:
-            return queryset, False
-        bare = term.strip("<>")
-        condition = (
-            Q(recipient__in={term, term.lower()})
-            | Q(client_trigger_id=term)
-            | Q(message_id__in={term, f"<{bare}>"})
-        )
-        number = ascii_int(term.lstrip("#"))
-        if number is not None:
-            condition |= Q(pk=number)
-        return queryset.filter(condition), False
+        """Exact values over every message by index, partial ones over the newest rows
+        (delivery.message_search says which and why)."""
+        return message_search.search(queryset, search_term), False
+
+    @property
+    def search_help_text(self) -> str:  # type: ignore[override]
+        return message_search.help_text()  # names the bound, which comes from the settings
 
     @admin.display(description="version")
     def version_number(self, message: Message) -> str:
@@ -165,6 +168,25 @@ class MessageAdmin(admin.ModelAdmin):
         if message.skip_reason:
             return f"{message.status}: {message.get_skip_reason_display()}"
         return message.get_status_display()
+
+    @admin.display(description="latest outcome", ordering="outcome")
+    def outcome_label(self, message: Message) -> str:
+        """What happened after the send, most telling first (delivery.tracking ranks them)."""
+        if not message.outcome:
+            return "—"
+        label = message.get_outcome_display()
+        if message.outcome == Message.Outcome.BOUNCED and message.bounce_kind:
+            label = f"{label} ({message.bounce_kind})"
+        if message.outcome_at is None:
+            return label
+        return f"{label}, {timezone.localtime(message.outcome_at):%Y-%m-%d %H:%M}"
+
+    @admin.display(description="data")
+    def trigger_data(self, message: Message) -> str:
+        """The trigger's data as a table (nested values as tables inside); all of it text."""
+        return format_html(
+            '<div class="te-data-scroll" id="te-trigger-data">{}</div>', data_table(message.data)
+        )
 
     @admin.display(description="test", boolean=False)
     def test_badge(self, message: Message) -> str:

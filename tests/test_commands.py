@@ -55,7 +55,7 @@ def test_seed_demo_is_idempotent_and_prints_what_a_client_needs(anonymous_api, s
 
     assert first == second
     assert {"event_id", "stream_id", "contact_email", "username", "secret", "token"} <= set(first)
-    assert ExternalEvent.objects.count() == MailStream.objects.count() == 1
+    assert ExternalEvent.objects.count() == MailStream.objects.count() == 2  # orders, resets
     assert Contact.objects.count() == ApiCredential.objects.count() == 1
     stream = MailStream.objects.get(pk=first["stream_id"])
     assert stream.status == MailStream.Status.LIVE

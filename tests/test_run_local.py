@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from email import message_from_bytes
+from email.policy import default
 from pathlib import Path
 
 import pytest
@@ -79,6 +81,10 @@ def test_run_local_serves_the_demo_end_to_end(local_env, tmp_path):
         assert "Subject: Your order #10042 is confirmed" in content
         assert "Hi Jane," in content
         assert "Milk frother" in content
+        # Tracked links and the open pixel point at the port run_local serves on.
+        html = message_from_bytes(eml.read_bytes(), policy=default).get_body(("html",))
+        assert f"http://127.0.0.1:{port}/t/c/" in html.get_content()
+        assert f"http://127.0.0.1:{port}/t/o/" in html.get_content()
         print(f"curl → .eml in {elapsed * 1000:.0f} ms")
     finally:
         process.send_signal(signal.SIGINT)

@@ -28,3 +28,11 @@ class LoginAttemptAdmin(AccessAttemptAdmin):
 if admin.site.is_registered(AccessAttempt):
     admin.site.unregister(AccessAttempt)
     admin.site.register(AccessAttempt, LoginAttemptAdmin)
+
+
+# The product's name instead of "Django administration". No "View site": the site is the API;
+# the page for people is the dashboard, linked from every admin header (admin/base_site.html).
+admin.site.site_header = "Triggered Email"
+admin.site.site_title = "Triggered Email"
+admin.site.index_title = "Streams, messages and contacts"
+admin.site.site_url = None

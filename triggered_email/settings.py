@@ -675,3 +675,8 @@ DASHBOARD_BOUNCE_RATE_THRESHOLD = env_float("DASHBOARD_BOUNCE_RATE_THRESHOLD", 0
 DASHBOARD_COMPLAINT_RATE_THRESHOLD = env_float(
     "DASHBOARD_COMPLAINT_RATE_THRESHOLD", 0.003, minimum=0
 )
+
+# The message log's partial searches (part of an address, a value inside the trigger data) read
+# the newest this many messages only: no index serves them, so they are bounded instead of
+# scanning millions of rows. Exact searches (address, trigger id, Message-ID) cover everything.
+MESSAGE_LOG_PARTIAL_SEARCH_ROWS = env_int("MESSAGE_LOG_PARTIAL_SEARCH_ROWS", 200_000, minimum=1)

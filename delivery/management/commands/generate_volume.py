@@ -1,7 +1,9 @@
 """Fill the database with a realistic volume of messages and events, for measuring the dashboard.
 
-PostgreSQL only (COPY): 1,000,000 messages and 3,000,000 events load in a few minutes. Never run
-it against a database whose data you want to keep: it adds streams and messages by the million.
+On PostgreSQL rows are loaded with COPY (1,000,000 messages and 3,000,000 events in a few
+minutes); on SQLite (and any other database) with bulk_create in batches, which is slower: give
+it fewer (`--messages 50000 --events 150000`). Never run it against a database whose data you
+want to keep: it adds streams and messages by the million.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import math
 import random
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -23,6 +27,8 @@ from events.models import ExternalEvent
 from streams.models import MailStream
 from streams.versions import publish_version, save_draft
 
+# Rows per bulk_create (SQLite): SQLite allows 32,766 parameters, a message has about 35.
+BATCH = 500
 HTML = "<html><body><p>Hi {{ contact.first_name }}</p><a href='https://example.com/'>Go</a></body></html>"
 
 
@@ -30,7 +36,7 @@ class Command(BaseCommand):
     help = (
         "Generate realistic volume for measuring the dashboard: messages over the last N days "
         "across several streams, with send outcomes, deliveries, bounces, opens, clicks and "
-        "complaints, then rebuild the rollups. PostgreSQL only (COPY)."
+        "complaints, then rebuild the rollups. COPY on PostgreSQL, bulk_create elsewhere."
     )
 
     def add_arguments(self, parser):
@@ -44,8 +50,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if connection.vendor != "postgresql":
-            raise CommandError("generate_volume needs PostgreSQL (it loads rows with COPY).")
         if not options["yes"]:
             raise CommandError(
                 "This adds millions of rows to the database "
@@ -56,18 +60,24 @@ class Command(BaseCommand):
         streams = self._streams(options["streams"])
         messages, events = self._load(streams, options)
         loaded = time.monotonic()
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE delivery_message")
-            cursor.execute("ANALYZE delivery_deliveryevent")
+        self._analyze("delivery_message", "delivery_deliveryevent")
         result = rollups.rebuild(options["days"] + 1)
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE delivery_streamhourstats")
+        self._analyze("delivery_streamhourstats")
         done = time.monotonic()
         self.stdout.write(
             f"Loaded {messages:,} messages and {events:,} events into {len(streams)} streams "
             f"in {loaded - started:.1f} s; rollups rebuilt ({result['rows']:,} rows) in "
             f"{done - loaded:.1f} s."
         )
+
+    @staticmethod
+    def _analyze(*tables: str) -> None:
+        """Fresh planner statistics after a bulk load (SQLite plans well enough without)."""
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            for table in tables:
+                cursor.execute(f"ANALYZE {table}")
 
     def _streams(self, count: int) -> list[MailStream]:
         event, _ = ExternalEvent.objects.get_or_create(name="volume-test")
@@ -104,13 +114,13 @@ class Command(BaseCommand):
         first_id = next_id
         planned_events: list[tuple] = []
         opened_ids: list[tuple[int, Any]] = []
-        with transaction.atomic(), connection.cursor() as cursor:
-            columns = ", ".join(f.column for f in message_fields)
-            with cursor.cursor.copy(f"COPY delivery_message ({columns}) FROM STDIN") as copy:
+        copy = connection.vendor == "postgresql"
+        with transaction.atomic():
+            with self._writer(Message, message_fields, copy) as write:
                 for _ in range(total):
                     stream = rnd.choices(streams, weights)[0]
                     row, events = self._message(next_id, stream, now, days)
-                    copy.write_row([self._db_value(f, row) for f in message_fields])
+                    write(row)
                     planned_events.extend(events)
                     if row.get("opened_at"):
                         opened_ids.append((next_id, row["opened_at"]))
@@ -121,27 +131,29 @@ class Command(BaseCommand):
                 later = min(now, opened_at + timedelta(hours=rnd.expovariate(1 / 12)))
                 planned_events.append((message_id, "opened", later, "", "", "Mozilla/5.0", ""))
             planned_events = planned_events[:event_target]
-            columns = ", ".join(f.column for f in event_fields)
-            with cursor.cursor.copy(f"COPY delivery_deliveryevent ({columns}) FROM STDIN") as copy:
+            with self._writer(DeliveryEvent, event_fields, copy) as write:
                 for message_id, kind, at, bounce, response, agent, url in planned_events:
-                    row = {
-                        "message": message_id,
-                        "event_type": kind,
-                        "occurred_at": at,
-                        "received_at": at,
-                        "bounce_kind": bounce,
-                        "mta_response": response,
-                        "user_agent": agent,
-                        "url": url,
-                        "provider": "smtp"
-                        if kind in ("sent", "deferred", "failed")
-                        else "postmark",
-                    }
-                    copy.write_row([self._db_value(f, row) for f in event_fields])
-            cursor.execute(
-                "SELECT setval(pg_get_serial_sequence('delivery_message', 'id'), %s)",
-                [next_id - 1],
-            )
+                    write(
+                        {
+                            "message": message_id,
+                            "event_type": kind,
+                            "occurred_at": at,
+                            "received_at": at,
+                            "bounce_kind": bounce,
+                            "mta_response": response,
+                            "user_agent": agent,
+                            "url": url,
+                            "provider": "smtp"
+                            if kind in ("sent", "deferred", "failed")
+                            else "postmark",
+                        }
+                    )
+            if copy:
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT setval(pg_get_serial_sequence('delivery_message', 'id'), %s)",
+                        [next_id - 1],
+                    )
         self.stdout.write(f"Messages {first_id}…{next_id - 1}")
         return total, len(planned_events)
 
@@ -219,10 +231,34 @@ class Command(BaseCommand):
                 events.append((pk, "complained", complained, "", "", "", ""))
         return row, events
 
-    @staticmethod
-    def _db_value(field, row: dict[str, Any]) -> Any:
-        from psycopg.types.json import Jsonb
+    @contextmanager
+    def _writer(self, model: type, fields: list, copy: bool) -> Iterator[Callable[[dict], None]]:
+        """A function taking one row (a dict by field name) at a time: COPY on PostgreSQL,
+        bulk_create in batches elsewhere."""
+        if copy:
+            columns = ", ".join(f.column for f in fields)
+            with (
+                connection.cursor() as cursor,
+                cursor.cursor.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as out,
+            ):
+                yield lambda row: out.write_row(
+                    [self._db_value(f, row, jsonb=True) for f in fields]
+                )
+            return
+        batch: list = []
 
+        def write(row: dict) -> None:
+            batch.append(model(**{f.attname: self._db_value(f, row) for f in fields}))
+            if len(batch) >= BATCH:
+                model.objects.bulk_create(batch)
+                batch.clear()
+
+        yield write
+        if batch:
+            model.objects.bulk_create(batch)
+
+    @staticmethod
+    def _db_value(field, row: dict[str, Any], jsonb: bool = False) -> Any:
         key = field.name
         if key in row:
             value = row[key]
@@ -230,6 +266,8 @@ class Command(BaseCommand):
             value = None
         else:
             value = field.get_default()
-        if isinstance(value, dict | list):
+        if jsonb and isinstance(value, dict | list):
+            from psycopg.types.json import Jsonb
+
             return Jsonb(value)
         return value

@@ -37,7 +37,13 @@ class Command(BaseCommand):
         host, port = options["host"], options["port"]
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        smtp_env = {"TRIGGERED_EMAIL_SMTP_PORT": str(options["smtp_port"])}
+        base_url = f"http://{host}:{port}"
+        # Tracked links and the open pixel point at this server (SITE_URL), unless the
+        # environment names another public URL for it.
+        child_env = {
+            "TRIGGERED_EMAIL_SMTP_PORT": str(options["smtp_port"]),
+            "SITE_URL": os.environ.get("SITE_URL") or base_url,
+        }
         children = [
             Child("mail", [python, manage, "mail_catcher", "--port", str(options["smtp_port"])]),
             Child(
@@ -56,14 +62,14 @@ class Command(BaseCommand):
                     # One fixed control-socket path per user: a second server would take it over.
                     "--no-control-socket",
                 ],
-                smtp_env,
+                child_env,
             ),
             Child(
                 "transactional",
                 [python, manage, "qcluster"],
-                {"Q_CLUSTER_NAME": "transactional", **smtp_env},
+                {"Q_CLUSTER_NAME": "transactional", **child_env},
             ),
-            Child("bulk", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "bulk", **smtp_env}),
+            Child("bulk", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "bulk", **child_env}),
         ]
         stopping = False
 
@@ -80,7 +86,6 @@ class Command(BaseCommand):
                 child.process = subprocess.Popen(  # noqa: S603 (our own argv)
                     child.argv, env={**os.environ, **child.env}, start_new_session=True
                 )
-            base_url = f"http://{host}:{port}"
             self._wait_for_web(base_url, children)
             self._banner(setup, base_url)
             while not stopping:
