@@ -351,8 +351,8 @@ TRIGGERED_EMAIL_DNS_CHECK_EVERY_MINUTES = env_int(
 # Bounces on the SMTP path (docs/deliverability.md). Each message goes out with a signed VERP
 # return path, bounces+<message id>-<signature>@<domain>, so a delivery status notification
 # names the message it is about; `manage.py receive_bounces` takes them in. The domain is this,
-# or when empty the return-path domain of the sender's SenderDomain (bounces.<domain>). Off: the sender address is the
-# return path, as without this feature.
+# or when empty the return-path domain of the sender's SenderDomain (bounces.<domain>). Off:
+# the sender address is the return path, as without this feature.
 TRIGGERED_EMAIL_VERP = env_bool("TRIGGERED_EMAIL_VERP", True)
 TRIGGERED_EMAIL_BOUNCE_DOMAIN = env_str("TRIGGERED_EMAIL_BOUNCE_DOMAIN").strip().lower()
 if TRIGGERED_EMAIL_BOUNCE_DOMAIN and not re.fullmatch(
