@@ -54,9 +54,15 @@ def parse_endpoint(url: str) -> Endpoint:
 
 
 def _literal(host: str) -> IPAddress | None:
+    """The address a host given as a number stands for, in any form the resolver accepts
+    (127.1, 0x7f.1, 2130706433), or None for a name."""
     try:
         return ipaddress.ip_address(host)
     except ValueError:
+        pass
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
 
 
