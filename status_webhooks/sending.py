@@ -43,7 +43,8 @@ def classify(answer: Answer) -> str:
 
 def claim(delivery_id: int, now: datetime) -> WebhookDelivery | None:
     """pending → sending, for this worker only, with a lease; None if it is not ours to send."""
-    lease = now + timedelta(seconds=settings.WEBHOOKS_TIMEOUT_SECONDS + 60)
+    # The request is cut off at the timeout (http_requests), so the lease only needs a margin.
+    lease = now + timedelta(seconds=settings.WEBHOOKS_TIMEOUT_SECONDS + 15)
     claimed = WebhookDelivery.objects.filter(
         pk=delivery_id, status=Status.PENDING, subscription__enabled=True
     ).update(status=Status.SENDING, lease_until=lease, attempts=F("attempts") + 1)
