@@ -97,10 +97,13 @@ class WebhookDelivery(models.Model):
         WebhookSubscription, on_delete=models.CASCADE, related_name="deliveries"
     )
     # Not indexed on its own: the unique constraint starts with the subscription, and the event
-    # is only followed from here.
+    # is only followed from here. SET_NULL: the delivery log (which keeps its own copy of the
+    # body) outlives a purge of old messages, and such a purge never races the lane's attempts.
     delivery_event = models.ForeignKey(
         "delivery.DeliveryEvent",
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="+",
         db_index=False,
     )
