@@ -148,9 +148,23 @@ def deliveries_for(
     return created
 
 
-def _claimed_position() -> WebhookOutboxPosition | None:
+def _start_position(found: list[Audience]) -> int:
+    """Where a new position starts: just before the first event any subscription wants (no gaps
+    for the history before it), or after the last event when nobody is subscribed."""
+    events = DeliveryEvent.objects.order_by("id").values_list("id", flat=True)
+    if found:
+        first = events.filter(received_at__gte=min(a.since for a in found)).first()
+        if first is not None:
+            return first - 1
+    return events.order_by("-id").first() or 0
+
+
+def _claimed_position(found: list[Audience]) -> WebhookOutboxPosition | None:
     """The position row, locked; None while another dispatcher holds it (PostgreSQL)."""
-    WebhookOutboxPosition.objects.get_or_create(name=POSITION_NAME)
+    if not WebhookOutboxPosition.objects.filter(name=POSITION_NAME).exists():
+        WebhookOutboxPosition.objects.get_or_create(
+            name=POSITION_NAME, defaults={"last_id": _start_position(found)}
+        )
     rows = WebhookOutboxPosition.objects.filter(name=POSITION_NAME)
     if connection.vendor == "postgresql":
         rows = rows.select_for_update(skip_locked=True)
@@ -163,7 +177,7 @@ def dispatch(now: datetime | None = None) -> int:
     now = now or timezone.now()
     found = audiences()
     with transaction.atomic():
-        position = _claimed_position()
+        position = _claimed_position(found)
         if position is None:
             return 0
         if not found:

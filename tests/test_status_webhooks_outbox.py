@@ -141,3 +141,15 @@ def test_held_and_discarded_are_taken_by_value_when_delivery_records_them(messag
     for value in ("held", "discarded"):
         assert webhook_type_of(value, "outbox") == (value if value in present else None)
     assert webhook_type_of("released", "outbox") is None
+
+
+def test_without_an_enabled_subscription_a_look_costs_a_few_queries(
+    message, django_assert_max_num_queries
+):
+    create_subscription("https://hooks.example.net/te").delete()
+    dispatch()  # the first look creates the position row
+    for _ in range(50):
+        record(message, Type.SENT)
+    with django_assert_max_num_queries(8):
+        assert dispatch() == 0
+    assert not WebhookDelivery.objects.exists()
