@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -210,7 +210,21 @@ def dispatch(now: datetime | None = None) -> int:
         wanted = seen_again + [pk for pk, kind in new_ids if kind in RELEVANT_DELIVERY_TYPES]
         rows = DeliveryEvent.objects.filter(id__in=wanted).order_by("id").values(*_EVENT_FIELDS)
         created = deliveries_for(rows, found, now) if wanted else []
-        WebhookDelivery.objects.bulk_create(created, ignore_conflicts=True, batch_size=500)
+        try:
+            with transaction.atomic():
+                WebhookDelivery.objects.bulk_create(created, ignore_conflicts=True, batch_size=500)
+                # Foreign keys are checked at commit: check them here, where a failure can be
+                # handled without losing the whole look.
+                connection.check_constraints(table_names=[WebhookDelivery._meta.db_table])
+        except IntegrityError:
+            # An event was purged between the read and the write: leave the gone ones out.
+            alive = set(
+                DeliveryEvent.objects.filter(
+                    id__in={d.delivery_event_id for d in created}
+                ).values_list("id", flat=True)
+            )
+            created = [d for d in created if d.delivery_event_id in alive]
+            WebhookDelivery.objects.bulk_create(created, ignore_conflicts=True, batch_size=500)
         if new_ids or gaps != position.gaps:
             position.last_id = max(position.last_id, new_ids[-1][0] if new_ids else 0)
             position.gaps = gaps

@@ -153,3 +153,21 @@ def test_without_an_enabled_subscription_a_look_costs_a_few_queries(
     with django_assert_max_num_queries(8):
         assert dispatch() == 0
     assert not WebhookDelivery.objects.exists()
+
+
+def test_an_event_purged_between_read_and_write_is_left_out(message, monkeypatch):
+    from status_webhooks import dispatching
+
+    subscribe()
+    purged, kept = record(message, Type.SENT), record(message, Type.DELIVERED)
+    real = dispatching.deliveries_for
+
+    def purge_meanwhile(rows, found, now):
+        made = real(rows, found, now)
+        DeliveryEvent.objects.filter(pk=purged.pk).delete()  # a retention purge commits here
+        return made
+
+    monkeypatch.setattr(dispatching, "deliveries_for", purge_meanwhile)
+    dispatch()
+
+    assert list(WebhookDelivery.objects.values_list("delivery_event_id", flat=True)) == [kept.pk]
