@@ -472,6 +472,11 @@ PROGRAM_PICKUP_LIMIT = env_int("PROGRAM_PICKUP_LIMIT", 10_000, minimum=1)
 
 # One POST to an endpoint may take this long, connecting and answering included (then: retry).
 WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+if WEBHOOKS_TIMEOUT_SECONDS > Q_TASK_TIMEOUT / 2:
+    raise ImproperlyConfigured(
+        f"WEBHOOKS_TIMEOUT_SECONDS ({WEBHOOKS_TIMEOUT_SECONDS:g}) must be at most half of "
+        f"Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT}): django-q2 would kill the attempt unrecorded."
+    )
 # Seconds before each retry after a failed attempt (Svix's schedule: 5 s, 5 min, 30 min, 2 h,
 # 5 h, 10 h, 10 h); after the last one the delivery has failed.
 WEBHOOKS_RETRY_SECONDS = [
