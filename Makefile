@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-## run: install, migrate, seed the demo and start web server, both lanes and the mail catcher
+## run: install, migrate, seed the demo and start web server, the lanes (transactional, bulk, webhooks) and the mail catcher
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py run_local

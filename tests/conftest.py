@@ -454,7 +454,7 @@ def start_qcluster(transactional_db, settings) -> Iterator[Callable[..., Any]]:
     settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE = False
     # Tasks other tests left in a Redis queue name rows of databases long gone: drop them so
     # the cluster only sees this test's work.
-    for lane in LANES:
+    for lane in (*LANES, "webhooks"):
         get_broker(lane).delete_queue()
         if handover.supported(get_broker(lane)):
             handover.forget(get_broker(lane))
@@ -547,3 +547,87 @@ def set_editor_text(browser: Any, name: str, text: str) -> None:
         name,
         text,
     )
+
+
+@dataclass
+class ReceivedWebhook:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class WebhookReceiver:
+    """A client system's endpoint: a real HTTP server that answers from a script.
+
+    `answers` is a list of (status, delay seconds) taken one per request; when it runs out every
+    request gets `default`. A delay of None never answers (until the test ends).
+    """
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.received: list[ReceivedWebhook] = []
+        self.answers: list[tuple[int, float | None]] = []
+        self.default: tuple[int, float | None] = (200, 0)
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver.lock:
+                    receiver.received.append(
+                        ReceivedWebhook(
+                            self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                        )
+                    )
+                    status, delay = (
+                        receiver.answers.pop(0) if receiver.answers else receiver.default
+                    )
+                if delay is None:
+                    receiver.stopping.wait(60)
+                    return
+                if delay:
+                    time.sleep(delay)
+                reply = f"answer {status}".encode()
+                self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/te"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def script(self, *answers: tuple[int, float | None]) -> None:
+        with self.lock:
+            self.answers.extend(answers)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[ReceivedWebhook]:
+        wait_until(lambda: len(self.received) >= count, timeout, f"{count} webhook requests")
+        return list(self.received)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A client system's webhook endpoint on 127.0.0.1 (subscribe it with allow_private)."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.stop()

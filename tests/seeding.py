@@ -296,6 +296,7 @@ def seed_world(api: Any, smtp_server: Any, text: TextFor = ordinary) -> Seeded:
     issue_credential("shop-backend-2", name=text("credential.name", "Shop backend"))
     seed_task_queue()
     seed_logins(text)
+    seed_status_webhooks(stream, text)
     rollups.rebuild(days=2)
     assert DeliveryEvent.objects.exists()
     return seeded
@@ -319,6 +320,44 @@ def seed_sender_domains(text: TextFor = ordinary) -> SenderDomain:
             reason=text(f"dns_record_check.reason.{kind}", "as found in DNS"),
         )
     return domain
+
+
+def seed_status_webhooks(stream: MailStream, text: TextFor = ordinary) -> None:
+    """Two subscriptions (one disabled automatically) with deliveries of the seeded events:
+    one delivered, one failing with an endpoint's answer on record."""
+    from status_webhooks.dispatching import dispatch
+    from status_webhooks.http_requests import Answer
+    from status_webhooks.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+    from status_webhooks.sending import claim, record
+    from status_webhooks.subscriptions import create_subscription
+
+    create_subscription(
+        "https://hooks.example.net/te",
+        name=text("webhook subscription name", "Shop backend"),
+        stream_ids=[stream.pk],
+    )
+    # Created before the seeded events so it gets them (a subscription gets what comes after).
+    WebhookSubscription.objects.update(created_at=timezone.now() - timedelta(days=1))
+    dispatch()
+    answers = [
+        (Answer(200, text("webhook answer", "ok"), 35), WebhookAttempt.Outcome.DELIVERED),
+        (
+            Answer(500, text("webhook error answer", "<h1>down</h1>"), 12),
+            WebhookAttempt.Outcome.RETRY,
+        ),
+    ]
+    for delivery, (answer, outcome) in zip(
+        WebhookDelivery.objects.order_by("pk")[:2], answers, strict=True
+    ):
+        record(claim(delivery.pk, timezone.now()), answer, outcome, timezone.now())
+    broken = create_subscription("https://broken.example.net/hook", event_types=["bounced"])
+    WebhookSubscription.objects.filter(pk=broken.pk).update(
+        enabled=False,
+        disabled_at=timezone.now(),
+        failing_since=timezone.now() - timedelta(days=6),
+        disabled_reason="Disabled automatically: every delivery failed for 5 days.",
+    )
+    assert WebhookAttempt.objects.count() == 2
 
 
 def seed_integrations(event: ExternalEvent, text: TextFor = ordinary) -> list[Integration]:

@@ -35,6 +35,10 @@ OPERATIONS = {
     ("/api/v2/settings", "get"),
     ("/api/v2/email/{stream_id}/broadcast", "post"),
     ("/api/v2/message/{message_id}", "get"),
+    ("/api/v2/webhook", "get"),
+    ("/api/v2/webhook", "post"),
+    ("/api/v2/webhook/{subscription_id}", "get"),
+    ("/api/v2/webhook/{subscription_id}/delete", "post"),
 }
 WITH_IDEMPOTENCY = {
     ("/api/v2/event/{event_id}/trigger", "post"),

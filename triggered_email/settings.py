@@ -136,6 +136,8 @@ INSTALLED_APPS = [
     "streams",
     "senders",
     "dashboard",
+    # Status webhooks to client systems (outgoing; delivery/webhooks.py is the incoming ESP ones).
+    "status_webhooks",
 ]
 
 MIDDLEWARE = [
@@ -266,6 +268,9 @@ Q_CLUSTER = {
     "recycle": env_int("Q_RECYCLE", 10_000, minimum=1),
     "ALT_CLUSTERS": {
         "bulk": {"workers": env_int("Q_BULK_WORKERS", 2, minimum=1)},
+        # Status webhooks to client systems: their own lane, so a slow endpoint holds only
+        # these workers, never a send lane's (status_webhooks).
+        "webhooks": {"workers": env_int("Q_WEBHOOK_WORKERS", 2, minimum=1)},
     },
 }
 # Nice level of the bulk lane's workers (0-19): on shared cores a broadcast yields the CPU to
@@ -523,6 +528,43 @@ PROGRAM_RUN_MAX_ATTEMPTS = env_int("PROGRAM_RUN_MAX_ATTEMPTS", 5, minimum=1)
 # Runs per queued task, and the most due runs one pick-up (every minute) hands to the workers.
 PROGRAM_RUNS_PER_TASK = env_int("PROGRAM_RUNS_PER_TASK", 100, minimum=1)
 PROGRAM_PICKUP_LIMIT = env_int("PROGRAM_PICKUP_LIMIT", 10_000, minimum=1)
+
+# --- Status webhooks to client systems (status_webhooks) ----------------------------------------
+
+# One POST to an endpoint may take this long, connecting and answering included (then: retry).
+WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 10.0, minimum=0.1)
+if WEBHOOKS_TIMEOUT_SECONDS > Q_TASK_TIMEOUT / 2:
+    raise ImproperlyConfigured(
+        f"WEBHOOKS_TIMEOUT_SECONDS ({WEBHOOKS_TIMEOUT_SECONDS:g}) must be at most half of "
+        f"Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT}): django-q2 would kill the attempt unrecorded."
+    )
+# Seconds before each retry after a failed attempt (Svix's schedule: 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 10 h); after the last one the delivery has failed.
+WEBHOOKS_RETRY_SECONDS = [
+    int(value) if value.isdigit() else -1
+    for value in env_list(
+        "WEBHOOKS_RETRY_SECONDS", ["5", "300", "1800", "7200", "18000", "36000", "36000"]
+    )
+]
+if any(value < 0 for value in WEBHOOKS_RETRY_SECONDS):
+    raise ImproperlyConfigured(
+        "Environment variable WEBHOOKS_RETRY_SECONDS must be a comma-separated list of whole "
+        "seconds, such as 5,300,1800."
+    )
+# An endpoint whose deliveries have failed for this many days (no success in between) is
+# disabled, and the admin says why.
+WEBHOOKS_DISABLE_AFTER_DAYS = env_int("WEBHOOKS_DISABLE_AFTER_DAYS", 5, minimum=1)
+# The webhook lane looks for new delivery events and due retries this often.
+WEBHOOKS_BEAT_SECONDS = env_float("WEBHOOKS_BEAT_SECONDS", 1.0, minimum=0.05)
+# Delivery events read per look; deliveries handed to the lane's workers and not yet answered.
+WEBHOOKS_DISPATCH_BATCH = env_int("WEBHOOKS_DISPATCH_BATCH", 1000, minimum=1)
+WEBHOOKS_IN_FLIGHT = env_int("WEBHOOKS_IN_FLIGHT", 20, minimum=1)
+# PostgreSQL makes ids visible out of order: an id below the highest seen is looked for again
+# this long (a transaction that recorded an event and commits later) before it counts as
+# rolled back.
+WEBHOOKS_OUTBOX_LAG_SECONDS = env_int("WEBHOOKS_OUTBOX_LAG_SECONDS", 300, minimum=1)
+# Nice level of the webhook lane's workers: its work never takes CPU the send lanes need.
+Q_WEBHOOK_NICE = env_int("Q_WEBHOOK_NICE", 10, minimum=0)
 
 # --- Files --------------------------------------------------------------------------------------
 

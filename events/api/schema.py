@@ -28,6 +28,7 @@ from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSpli
 
 from delivery.models import Message
 from events.reply_codes import ReplyCode
+from status_webhooks.event_types import WebhookEventType
 from streams.models import MailStream
 
 # --- reply codes ------------------------------------------------------------------------------
@@ -627,6 +628,58 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             },
         },
     },
+    "WebhookSubscription": {
+        "type": "object",
+        "required": ["id", "name", "url", "events", "streams", "external_events", "enabled"],
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "url": {"type": "string"},
+            "events": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(WebhookEventType.values)},
+            },
+            "streams": {"type": "array", "items": {"type": "integer"}},
+            "external_events": {"type": "array", "items": {"type": "integer"}},
+            "enabled": {"type": "boolean"},
+            "disabled_reason": {"type": "string", "nullable": True},
+            "failing_since": {"type": "string", "format": "date-time", "nullable": True},
+            "created_at": {"type": "string", "format": "date-time"},
+            "secret": {
+                "type": "string",
+                "description": "Only in the answer to the call that created the subscription: "
+                "the whsec_… secret receivers verify the Standard Webhooks signature with.",
+            },
+        },
+    },
+    "WebhookCreate": {
+        "type": "object",
+        "required": ["url"],
+        "properties": {
+            "url": {
+                "type": "string",
+                "maxLength": 2000,
+                "description": "http(s) URL of the client system's endpoint; internal addresses "
+                "(loopback, private, link-local) are refused.",
+            },
+            "name": {"type": "string", "maxLength": 200},
+            "events": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(WebhookEventType.values)},
+                "description": "Event types to send (default: all).",
+            },
+            "streams": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Only these mail streams (default: all).",
+            },
+            "external_events": {
+                "type": "array",
+                "items": {"type": "integer"},
+                "description": "Only messages of these external events (default: all).",
+            },
+        },
+    },
 }
 
 
@@ -704,6 +757,7 @@ def path_id(name: str, what: str) -> OpenApiParameter:
 
 
 EVENT_ID = path_id("event_id", "external event")
+WEBHOOK_ID = path_id("subscription_id", "webhook subscription")
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     str,
@@ -1016,6 +1070,58 @@ VIEWS: dict[str, Any] = {
             responses=responses(success(_schemas_ref("MessageStatus")), *ALWAYS, 404),
         )
     ),
+    "WebhookListView": extend_schema_view(
+        get=extend_schema(
+            operation_id="list_webhooks",
+            summary="List status webhook subscriptions",
+            tags=["Status webhooks"],
+            parameters=RESPONSE_HEADERS,
+            responses=responses(
+                success({"type": "array", "items": _schemas_ref("WebhookSubscription")}),
+                *ALWAYS,
+            ),
+        ),
+        post=extend_schema(
+            operation_id="create_webhook",
+            summary="Subscribe an endpoint to status webhooks",
+            description="The answer carries the subscription's signing secret, the only time "
+            "it is shown. Every event is POSTed signed the Standard Webhooks way "
+            "(webhook-id, webhook-timestamp, webhook-signature).",
+            tags=["Status webhooks"],
+            parameters=RESPONSE_HEADERS,
+            **request_body(_schemas_ref("WebhookCreate")),
+            responses=responses(success(_schemas_ref("WebhookSubscription")), *WITH_BODY),
+        ),
+    ),
+    "WebhookDetailView": extend_schema_view(
+        get=extend_schema(
+            operation_id="get_webhook",
+            summary="A status webhook subscription (without its secret)",
+            tags=["Status webhooks"],
+            parameters=[WEBHOOK_ID, *RESPONSE_HEADERS],
+            responses=responses(success(_schemas_ref("WebhookSubscription")), *ALWAYS, 404),
+        )
+    ),
+    "WebhookDeleteView": extend_schema_view(
+        post=extend_schema(
+            operation_id="delete_webhook",
+            summary="Delete a status webhook subscription and its delivery log",
+            tags=["Status webhooks"],
+            parameters=[WEBHOOK_ID, *RESPONSE_HEADERS],
+            request=None,
+            responses=responses(
+                success(
+                    {
+                        "type": "object",
+                        "required": ["id"],
+                        "properties": {"id": {"type": "integer"}},
+                    }
+                ),
+                *ALWAYS,
+                404,
+            ),
+        )
+    ),
     # The catch-all that answers unknown API URLs with a 404 envelope is no operation.
     "NotFoundView": extend_schema_view(
         **{
@@ -1037,9 +1143,16 @@ CONTACT_VIEWS = {
 }
 
 
+# Status webhook subscriptions (status_webhooks/api_views.py).
+WEBHOOK_VIEWS = {"WebhookListView", "WebhookDetailView", "WebhookDeleteView"}
+
+
 def _view_extension(view_name: str, decorate: Any) -> type[OpenApiViewExtension]:
-    """A view extension that documents `events.api.<module>.<view_name>` without changing it."""
-    module = "contact_views" if view_name in CONTACT_VIEWS else "views"
+    """A view extension that documents `<module>.<view_name>` without changing it."""
+    if view_name in WEBHOOK_VIEWS:
+        module = "status_webhooks.api_views"
+    else:
+        module = "events.api." + ("contact_views" if view_name in CONTACT_VIEWS else "views")
 
     def view_replacement(self: OpenApiViewExtension) -> type:
         return decorate(type(view_name, (self.target_class,), {"__doc__": ""}))
@@ -1048,7 +1161,7 @@ def _view_extension(view_name: str, decorate: Any) -> type[OpenApiViewExtension]
         f"{view_name}Schema",
         (OpenApiViewExtension,),
         {
-            "target_class": f"events.api.{module}.{view_name}",
+            "target_class": f"{module}.{view_name}",
             "view_replacement": view_replacement,
         },
     )

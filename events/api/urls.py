@@ -1,6 +1,7 @@
 from django.urls import path, re_path
 
 from events.api import contact_views, views
+from status_webhooks import api_views as webhook_views
 
 app_name = "api"
 
@@ -20,5 +21,16 @@ urlpatterns = [
     path("v2/settings", contact_views.SettingsView.as_view(), name="settings"),
     path("v2/email/<str:stream_id>/broadcast", views.BroadcastView.as_view(), name="broadcast"),
     path("v2/message/<str:message_id>", views.MessageView.as_view(), name="message"),
+    path("v2/webhook", webhook_views.WebhookListView.as_view(), name="webhooks"),
+    path(
+        "v2/webhook/<str:subscription_id>",
+        webhook_views.WebhookDetailView.as_view(),
+        name="webhook",
+    ),
+    path(
+        "v2/webhook/<str:subscription_id>/delete",
+        webhook_views.WebhookDeleteView.as_view(),
+        name="webhook-delete",
+    ),
     re_path(r"^[\s\S]*$", views.NotFoundView.as_view(), name="not-found"),
 ]

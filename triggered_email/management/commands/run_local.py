@@ -22,7 +22,8 @@ class Child:
 
 class Command(BaseCommand):
     help = (
-        "Run everything on this machine: the web server, both django-q2 lanes and the local mail "
+        "Run everything on this machine: the web server, the django-q2 lanes (transactional, "
+        "bulk, webhooks) and the local mail "
         "catcher (the dedicated MTA stand-in). Seeds the demo first. Ctrl-C stops all of it."
     )
 
@@ -70,6 +71,12 @@ class Command(BaseCommand):
                 {"Q_CLUSTER_NAME": "transactional", **child_env},
             ),
             Child("bulk", [python, manage, "qcluster"], {"Q_CLUSTER_NAME": "bulk", **child_env}),
+            # Status webhooks to client systems: a lane of their own (status_webhooks.lane).
+            Child(
+                "webhooks",
+                [python, manage, "qcluster"],
+                {"Q_CLUSTER_NAME": "webhooks", **child_env},
+            ),
         ]
         stopping = False
 
