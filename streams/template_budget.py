@@ -4,6 +4,11 @@ Signals cannot interrupt a render in a lane's worker thread, so the template its
 loop turn (streams.template_dialect routes every loop through `esl_loop`), every string it builds
 with `~`, `*` or a repeating filter, and every piece of output. A render over a bound raises
 RenderLimitExceeded, which the lanes record as a permanent failure and the preview explains.
+
+The time bound is the render's own CPU time: a deadline on the clock alone failed ordinary
+messages for good whenever the machine was busy (a worker waiting for a core, a GC pause). The
+clock is read on every check, the thread's CPU time (ten times dearer) only once the clock says
+the budget might be spent.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ class _Budget(threading.local):
     deadline: float = float("inf")
     chars_left: int = 1 << 62
     seconds: float = 0.0
+    cpu_start: float = 0.0
 
 
 _budget = _Budget()
@@ -40,6 +46,7 @@ def begin(seconds: float, max_chars: int) -> None:
     _budget.deadline = time.monotonic() + seconds
     _budget.chars_left = max_chars
     _budget.seconds = seconds
+    _budget.cpu_start = time.thread_time()
 
 
 @contextmanager
@@ -47,17 +54,22 @@ def render_budget(seconds: float | None = None, max_chars: int | None = None) ->
     """Bound every render inside the block (all parts of one message share the budget)."""
     seconds = settings.TRIGGERED_EMAIL_RENDER_SECONDS if seconds is None else seconds
     max_chars = settings.TRIGGERED_EMAIL_RENDER_MAX_CHARS if max_chars is None else max_chars
-    saved = (_budget.deadline, _budget.chars_left, _budget.seconds)
+    saved = (_budget.deadline, _budget.chars_left, _budget.seconds, _budget.cpu_start)
     begin(seconds, max_chars)
     try:
         yield
     finally:
-        _budget.deadline, _budget.chars_left, _budget.seconds = saved
+        _budget.deadline, _budget.chars_left, _budget.seconds, _budget.cpu_start = saved
 
 
 def tick() -> None:
-    """Called on every loop turn: fail once the deadline has passed."""
+    """Called on every loop turn: fail once the render has used its time."""
     if time.monotonic() > _budget.deadline:
+        used = time.thread_time() - _budget.cpu_start
+        if used < _budget.seconds:
+            # The clock ran while the render waited: what is left of the budget is CPU time.
+            _budget.deadline = time.monotonic() + (_budget.seconds - used)
+            return
         raise RenderLimitExceeded(f"took longer than {_budget.seconds:g} s")
 
 

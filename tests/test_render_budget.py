@@ -1,0 +1,39 @@
+"""A render's time bound is its own CPU time: a busy machine does not fail ordinary mail."""
+
+import time
+
+import pytest
+
+from streams.template_budget import RenderLimitExceeded, render_budget, tick
+
+
+def spin(seconds: float) -> None:
+    """Use `seconds` of this thread's CPU time."""
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_a_render_that_waits_for_the_cpu_is_not_over_its_budget():
+    with render_budget(seconds=0.05):
+        time.sleep(0.2)  # the worker waited: wall time passed, no CPU time
+        tick()
+        spin(0.01)
+        tick()
+
+
+def test_a_render_that_uses_its_cpu_budget_fails():
+    with render_budget(seconds=0.05), pytest.raises(RenderLimitExceeded):
+        for _ in range(1000):
+            spin(0.01)
+            tick()
+
+
+def test_a_render_that_waited_and_then_spins_fails_once_its_cpu_is_spent():
+    with render_budget(seconds=0.05):
+        time.sleep(0.1)
+        tick()
+        with pytest.raises(RenderLimitExceeded):
+            for _ in range(1000):
+                spin(0.01)
+                tick()
