@@ -434,7 +434,8 @@ if TRIGGERED_EMAIL_TASK_SECONDS + 2 * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > Q
 TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 50, minimum=1)
 # Bounds on one message's render (streams.template_sandbox): a template that loops or grows
 # past them fails permanently ("template exceeded its render limit") instead of holding its lane
-# worker; the admin preview uses the same bounds. The output cap counts characters of all parts.
+# worker; the admin preview uses the same bounds. The time is the render's CPU time (a busy
+# machine does not count against it); the output cap counts characters of all parts.
 TRIGGERED_EMAIL_RENDER_SECONDS = env_float("TRIGGERED_EMAIL_RENDER_SECONDS", 0.25, minimum=0.01)
 TRIGGERED_EMAIL_RENDER_MAX_CHARS = env_int(
     "TRIGGERED_EMAIL_RENDER_MAX_CHARS", 2_000_000, minimum=10_000
