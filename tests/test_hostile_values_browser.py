@@ -290,10 +290,12 @@ def test_hostile_values_run_nowhere_and_previews_still_show_the_email(
         problems += check_frames(browser, path, PREVIEW_MARK)
 
     elapsed = time.monotonic() - started
+    # How long it took is written down, not asserted: on a shared machine the time says more
+    # about the neighbours than about the pages (pytest-timeout bounds it).
     (artifacts_dir / "hostile_values_pages.txt").write_text(
-        "\n".join(superuser_pages + preview_pages(world) + marketer_pages) + "\n"
+        "\n".join(superuser_pages + preview_pages(world) + marketer_pages)
+        + f"\n# browser pass: {elapsed:.0f} s\n"
     )
     assert not problems, "\n".join(problems)
-    # Enough pages were opened to mean something, and fast enough for CI.
+    # Enough pages were opened to mean something.
     assert len(superuser_pages) > 40
-    assert elapsed < 90, f"the browser pass took {elapsed:.0f} s"
