@@ -33,7 +33,9 @@ _started = threading.Event()
 
 def handed_again_after() -> timedelta:
     # Longer than a task can wait in the queue behind a full lane of endpoints that time out.
-    return timedelta(seconds=settings.Q_TASK_TIMEOUT + 4 * settings.WEBHOOKS_TIMEOUT_SECONDS)
+    return timedelta(
+        seconds=settings.Q_WEBHOOK_TASK_TIMEOUT + 4 * settings.WEBHOOKS_TIMEOUT_SECONDS
+    )
 
 
 def recover_dead_attempts(now: datetime) -> int:

@@ -13,6 +13,7 @@ from streams.models import (
     EmailCampaign,
     MailStream,
     StreamAttachment,
+    default_retention_days,
     sender_domain_allowed,
     sender_problem,
 )
@@ -123,6 +124,7 @@ class MailStreamForm(forms.ModelForm):
             "track_opens",
             "track_clicks",
             "esp_message_stream",
+            "retention_days",
             "sample_data",
             "sample_contact",
         ]
@@ -142,6 +144,9 @@ class MailStreamForm(forms.ModelForm):
             self.initial.setdefault("html_source", content.html_source)
             self.initial.setdefault("text", content.text)
         self.fields["lane"].help_text = "Broadcast streams always run on the bulk lane."
+        # Left empty (a form posted without it, a client that drops it): the installation's
+        # default, as for a stream made any other way.
+        self.fields["retention_days"].required = False
 
     def clean_html_source(self) -> str:
         return checked_html(self.cleaned_data["html_source"])
@@ -151,6 +156,10 @@ class MailStreamForm(forms.ModelForm):
 
     def clean_subject(self) -> str:
         return " ".join(self.cleaned_data["subject"].split())
+
+    def clean_retention_days(self) -> int:
+        days = self.cleaned_data.get("retention_days")
+        return default_retention_days() if days is None else days
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

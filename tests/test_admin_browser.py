@@ -47,7 +47,7 @@ def test_marketer_copies_previews_publishes_pauses_and_resumes(
     browser.find_element(By.NAME, "username").send_keys("mia")
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_in_browser(browser, lambda d: "Site administration" in d.page_source)
+    wait_in_browser(browser, lambda d: "Streams, messages and contacts" in d.page_source)
 
     # Copy the campaign into a new mail stream for the event.
     browser.get(f"{live_server.url}/admin/streams/emailcampaign/{campaign.pk}/change/")

@@ -36,9 +36,9 @@ def test_six_wrong_logins_lock_the_account_until_an_operator_unlocks_it(
     browser.save_screenshot(str(artifacts_dir / "admin-login-locked.png"))
     assert "Login locked" in locked.text
     assert "Try again in 15 minutes" in locked.text
-    assert "Site administration" not in browser.page_source
+    assert "Streams, messages and contacts" not in browser.page_source
 
     call_command("axes_reset_username", "operator")
 
     log_in(browser, live_server.url, PASSWORD)
-    wait_in_browser(browser, lambda d: "Site administration" in d.page_source)
+    wait_in_browser(browser, lambda d: "Streams, messages and contacts" in d.page_source)

@@ -103,12 +103,14 @@ def test_resend_failed_sends_them_again_except_suppressed(
     stream = make_stream()
     make_contact("jane@example.org")
     make_contact("gone@example.org")
-    smtp_server.rcpt_replies["jane@example.org"] = "550 5.1.1 mailbox unavailable"
+    # A policy block fails the message without suppressing; an unknown mailbox suppresses.
+    smtp_server.rcpt_replies["jane@example.org"] = "550 5.7.1 blocked by policy"
     smtp_server.rcpt_replies["gone@example.org"] = "550 5.1.1 mailbox unavailable"
     trigger(api, stream, "jane@example.org")
     trigger(api, stream, "gone@example.org")
     assert set(Message.objects.values_list("status", flat=True)) == {"failed"}
-    Suppression.objects.create(email="gone@example.org", reason=Suppression.Reason.HARD_BOUNCE)
+    assert Suppression.objects.filter(email="gone@example.org").exists()
+    assert not Suppression.objects.filter(email="jane@example.org").exists()
     smtp_server.rcpt_replies.clear()
 
     with django_capture_on_commit_callbacks(execute=True):

@@ -84,6 +84,12 @@ def test_every_multipart_gets_its_own_boundary(make_stream, make_contact):
     assert all(boundaries) and len(set(boundaries)) == 2
 
 
+@pytest.fixture(autouse=True)
+def _bounce_domain_without_database(settings):
+    # The return path's domain comes from the sender domain's row; these tests have no database.
+    settings.TRIGGERED_EMAIL_BOUNCE_DOMAIN = "bounces.example.com"
+
+
 # --- delivery.mime.direct_bytes: the common email written without the email package ------------
 
 BOUNDARY = "===============0123456789012345678=="

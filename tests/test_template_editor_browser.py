@@ -44,7 +44,7 @@ def log_in(browser, live_server, who):
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_in_browser(browser, lambda d: "Site administration" in d.page_source)
+    wait_in_browser(browser, lambda d: "Streams, messages and contacts" in d.page_source)
 
 
 def open_editor(browser, live_server, stream):

@@ -244,6 +244,9 @@ else:
 
 REDIS_URL = env_str("REDIS_URL")
 Q_TASK_TIMEOUT = env_int("Q_TASK_TIMEOUT", 120, minimum=5)
+# The status webhook lane's task timeout (its ALT_CLUSTER below); WEBHOOKS_TIMEOUT_SECONDS must
+# fit in half of it.
+Q_WEBHOOK_TASK_TIMEOUT = env_int("Q_WEBHOOK_TASK_TIMEOUT", 120, minimum=5)
 Q_CLUSTER = {
     # Shared by both lanes: it is the signing salt, so every process must agree on it.
     "name": "triggered_email",
@@ -270,7 +273,12 @@ Q_CLUSTER = {
         "bulk": {"workers": env_int("Q_BULK_WORKERS", 2, minimum=1)},
         # Status webhooks to client systems: their own lane, so a slow endpoint holds only
         # these workers, never a send lane's (status_webhooks).
-        "webhooks": {"workers": env_int("Q_WEBHOOK_WORKERS", 2, minimum=1)},
+        # Its own task timeout: a send lane's (Q_TASK_TIMEOUT) need not fit an endpoint's.
+        "webhooks": {
+            "workers": env_int("Q_WEBHOOK_WORKERS", 2, minimum=1),
+            "timeout": Q_WEBHOOK_TASK_TIMEOUT,
+            "retry": Q_WEBHOOK_TASK_TIMEOUT + 60,
+        },
     },
 }
 # Nice level of the bulk lane's workers (0-19): on shared cores a broadcast yields the CPU to
@@ -534,10 +542,11 @@ PROGRAM_PICKUP_LIMIT = env_int("PROGRAM_PICKUP_LIMIT", 10_000, minimum=1)
 
 # One POST to an endpoint may take this long, connecting and answering included (then: retry).
 WEBHOOKS_TIMEOUT_SECONDS = env_float("WEBHOOKS_TIMEOUT_SECONDS", 10.0, minimum=0.1)
-if WEBHOOKS_TIMEOUT_SECONDS > Q_TASK_TIMEOUT / 2:
+if WEBHOOKS_TIMEOUT_SECONDS > Q_WEBHOOK_TASK_TIMEOUT / 2:
     raise ImproperlyConfigured(
         f"WEBHOOKS_TIMEOUT_SECONDS ({WEBHOOKS_TIMEOUT_SECONDS:g}) must be at most half of "
-        f"Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT}): django-q2 would kill the attempt unrecorded."
+        f"Q_WEBHOOK_TASK_TIMEOUT ({Q_WEBHOOK_TASK_TIMEOUT}): django-q2 would kill the attempt "
+        "unrecorded."
     )
 # Seconds before each retry after a failed attempt (Svix's schedule: 5 s, 5 min, 30 min, 2 h,
 # 5 h, 10 h, 10 h); after the last one the delivery has failed.
