@@ -64,7 +64,8 @@ def test_stream_pages_show_sources_and_message_stream(
         log_in(browser, live_server, "mia", "mia-pass-9876")
 
     browser.get(f"{live_server.url}/dashboard/streams/{stream.pk}/")
-    sources = browser.find_element(By.ID, "figure-sources").text
+    [sources_element] = wait_in_browser(browser, lambda d: d.find_elements(By.ID, "figure-sources"))
+    sources = sources_element.text
     assert "bounce reports (DSNs)" in sources
 
     browser.get(f"{live_server.url}/admin/streams/mailstream/{stream.pk}/change/")
