@@ -157,3 +157,56 @@ def test_http_metrics_of_django_prometheus_are_there_too(scraper, db):
 def test_a_hostile_content_length_is_no_server_error(client, db, length):
     response = client.generic("POST", "/api/v2/event", b"{}", CONTENT_LENGTH=length)
     assert response.status_code < 500
+
+
+def test_webhook_endpoints_that_fail_are_visible(scraper, make_stream):
+    from status_webhooks.models import WebhookDelivery, WebhookSubscription
+
+    stream = make_stream()
+    message = stream.messages.create(
+        version=stream.current_version, recipient="x@example.org", message_id="<w@example.com>"
+    )
+    event = DeliveryEvent.objects.create(message=message, event_type="sent")
+    failing = WebhookSubscription.objects.create(
+        name="Shop",
+        url="https://shop.example.org/hook",
+        failing_since=timezone.now() - timedelta(hours=3),
+    )
+    healthy = WebhookSubscription.objects.create(name="CRM", url="https://crm.example.org/hook")
+    gone = WebhookSubscription.objects.create(
+        name="Old", url="https://old.example.org/hook", enabled=False
+    )
+
+    def delivery(subscription, status, attempts, n):
+        WebhookDelivery.objects.create(
+            subscription=subscription,
+            delivery_event=event if n == 0 else None,
+            event_type="sent",
+            webhook_id=f"msg_{subscription.pk}_{status}_{n}",
+            payload={},
+            status=status,
+            attempts=attempts,
+        )
+
+    for n in range(3):
+        delivery(failing, "pending", 2, n)
+    delivery(failing, "pending", 0, 3)
+    for n in range(2):
+        delivery(failing, "failed", 8, 4 + n)
+    delivery(healthy, "delivered", 1, 0)
+
+    samples = scraper()
+    shop, crm, old = (
+        (("name", s.name), ("subscription", str(s.pk))) for s in (failing, healthy, gone)
+    )
+    waiting = samples["triggered_email_webhook_deliveries_waiting"]
+    assert waiting[(*shop[:1], ("state", "retrying"), *shop[1:])] == 3
+    assert waiting[(*shop[:1], ("state", "new"), *shop[1:])] == 1
+    assert waiting[(*crm[:1], ("state", "retrying"), *crm[1:])] == 0
+    assert samples["triggered_email_webhook_deliveries_failed_total"][shop] == 2
+    assert samples["triggered_email_webhook_deliveries_failed_total"][crm] == 0
+    failing_for = samples["triggered_email_webhook_failing_seconds"]
+    assert 3 * 3600 <= failing_for[shop] < 3 * 3600 + 60
+    assert failing_for[crm] == 0
+    enabled = samples["triggered_email_webhook_subscription_enabled"]
+    assert enabled[shop] == 1 and enabled[old] == 0

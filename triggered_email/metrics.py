@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -86,6 +86,7 @@ class ProductCollector(Collector):
         yield from self._outcomes(stream)
         yield from self._recent_events(now)
         yield from self._suppressions()
+        yield from self._webhooks(now)
 
     def _outcomes(self, stream) -> Iterator[Metric]:
         from delivery import rollup_totals
@@ -164,3 +165,59 @@ class ProductCollector(Collector):
         for reason, count in counts.items():
             added.add_metric([reason], count)
         yield added
+
+    def _webhooks(self, now) -> Iterator[Metric]:
+        from status_webhooks.models import WebhookDelivery, WebhookSubscription
+
+        subscriptions = list(
+            WebhookSubscription.objects.order_by("id").values_list(
+                "id", "name", "enabled", "failing_since"
+            )
+        )
+        labels = {pk: [str(pk), name] for pk, name, _, _ in subscriptions}
+        enabled = GaugeMetricFamily(
+            "triggered_email_webhook_subscription_enabled",
+            "1 while the subscription gets events; 0 once disabled (by hand, or after five "
+            "days of failures).",
+            labels=["subscription", "name"],
+        )
+        failing = GaugeMetricFamily(
+            "triggered_email_webhook_failing_seconds",
+            "How long the endpoint has failed without a success in between (0: not failing).",
+            labels=["subscription", "name"],
+        )
+        for pk, _, on, since in subscriptions:
+            enabled.add_metric(labels[pk], 1.0 if on else 0.0)
+            failing.add_metric(labels[pk], (now - since).total_seconds() if since else 0.0)
+        yield from (enabled, failing)
+
+        waiting = GaugeMetricFamily(
+            "triggered_email_webhook_deliveries_waiting",
+            "Events not yet delivered to the endpoint, by whether an attempt already failed "
+            "(retrying) or none was made yet (new).",
+            labels=["subscription", "name", "state"],
+        )
+        failed = CounterMetricFamily(
+            "triggered_email_webhook_deliveries_failed",
+            "Events the endpoint never took (permanent refusal or retry schedule exhausted); "
+            "a redelivery that succeeds lowers it.",
+            labels=["subscription", "name"],
+        )
+        pending, gone = WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED
+        counts = {
+            # One query per subscription (there are few), over webhook_delivery_sub_idx: the
+            # delivered rows, nearly all of the table, are never read.
+            pk: WebhookDelivery.objects.filter(
+                subscription_id=pk, status__in=[pending, gone]
+            ).aggregate(
+                new=Count("id", filter=Q(status=pending, attempts=0)),
+                retrying=Count("id", filter=Q(status=pending, attempts__gt=0)),
+                failed=Count("id", filter=Q(status=gone)),
+            )
+            for pk in labels
+        }
+        for pk, row in counts.items():
+            waiting.add_metric([*labels[pk], "new"], row["new"])
+            waiting.add_metric([*labels[pk], "retrying"], row["retrying"])
+            failed.add_metric(labels[pk], row["failed"])
+        yield from (waiting, failed)
