@@ -1,5 +1,3 @@
-import os
-
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
@@ -28,19 +26,16 @@ def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
     broadcast then takes only what the time-critical lane leaves (docs/performance.md).
 
     SCHED_IDLE (Q_BULK_SCHED_IDLE, Linux) where available, else the nice level Q_BULK_NICE.
-    SCHED_IDLE states the promise as a scheduling rule: bulk work never takes a CPU from anything
-    else. Measured, it and nice 10 are close (docs/performance.md, isolation): what a broadcast
-    still costs the transactional lane is the work done for it at normal priority (database, MTA).
+    Measured, the two are close (docs/performance.md, isolation).
     """
     from django.conf import settings
     from django_q.conf import Conf
 
+    from triggered_email.process_priority import run_in_background
+
     if Conf.CLUSTER_NAME != "bulk":
         return
-    if settings.Q_BULK_SCHED_IDLE and hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    elif settings.Q_BULK_NICE:
-        os.nice(settings.Q_BULK_NICE)
+    run_in_background(sched_idle=settings.Q_BULK_SCHED_IDLE, nice=settings.Q_BULK_NICE)
 
 
 def price_out_sequential_scans(sender, proc_name: str, **kwargs) -> None:

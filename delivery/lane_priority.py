@@ -29,6 +29,11 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 KEY = "triggered_email:lanes:time-critical"
+# Set by the transactional lane while it sends (for SENDING_MARK_MS after each step). Only the
+# status webhook lane waits for it: turning delivery events into webhook deliveries writes rows
+# at normal priority in the database, which a burst of sending needs (docs/webhooks.md).
+SENDING_KEY = "triggered_email:lanes:sending"
+SENDING_MARK_MS = 1000
 _sleep = time.sleep
 # How often a bulk worker sending a chunk looks again: before every this many messages; also
 # how many it claims at a time while time-critical mail arrives.
@@ -61,19 +66,45 @@ def note_time_critical_work() -> None:
         logger.debug("Could not mark time-critical work", exc_info=True)
 
 
-def give_way() -> float:
-    """Wait while the time-critical mark lives, for at most the bound; returns seconds waited.
+_sending_marked_at = -SENDING_MARK_MS / 1000
+
+
+def note_sending() -> None:
+    """The transactional lane is sending: background work that writes to the database waits.
+
+    A process renews the mark at most every half of its life (one Redis write per half second
+    however many tasks it runs). Never raises.
+    """
+    global _sending_marked_at
+    now = time.monotonic()
+    if now - _sending_marked_at < SENDING_MARK_MS / 2000:
+        return
+    client = _redis()
+    if client is None:
+        return
+    try:
+        client.set(SENDING_KEY, b"1", px=SENDING_MARK_MS)
+    except redis.RedisError:  # costs isolation, not mail
+        logger.debug("Could not mark sending", exc_info=True)
+        return
+    _sending_marked_at = now
+
+
+def give_way(bound: float | None = None, *, keys: tuple[str, ...] = (KEY,)) -> float:
+    """Wait while one of the marks `keys` lives, for at most `bound` seconds (default
+    TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS); returns seconds waited.
 
     Never raises.
     """
     client = _redis()
     if client is None:
         return 0.0
-    bound = settings.TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS
+    if bound is None:
+        bound = settings.TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS
     waited = 0.0
     while waited < bound:
         try:
-            remaining_ms = client.pttl(KEY)
+            remaining_ms = max(client.pttl(key) for key in keys)
         except redis.RedisError:
             logger.debug("Could not read the time-critical mark", exc_info=True)
             break

@@ -24,7 +24,7 @@ from delivery.claim_rows import (
 )
 from delivery.composing import build_email, render_message
 from delivery.failures import Failure, backoff_seconds, classify
-from delivery.lane_priority import CHECK_EVERY, give_way, paced
+from delivery.lane_priority import CHECK_EVERY, give_way, note_sending, paced
 from delivery.models import DeliveryEvent, Message, MessageAttachment
 from delivery.queue import enqueue, lane_broker, queue_waiting_task
 from delivery.sending import SendOutcome, send_over_dedicated_path
@@ -175,6 +175,7 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
 def _send_chunk(message_ids: list[int], bulk: bool) -> dict[str, int]:
     deadline = time.monotonic() + settings.TRIGGERED_EMAIL_TASK_SECONDS
     if not bulk:
+        note_sending()
         return _send_step(message_ids, bulk=False, deadline=deadline)
     totals: dict[str, int] = defaultdict(int, claimed=0)
     remaining = list(message_ids)

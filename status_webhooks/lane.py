@@ -11,7 +11,6 @@ again after a while, and a task run twice claims nothing the second time.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from datetime import datetime, timedelta
@@ -20,8 +19,10 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
+from delivery.lane_priority import KEY, SENDING_KEY, give_way
 from status_webhooks.dispatching import dispatch
 from status_webhooks.models import WebhookDelivery
+from triggered_email.process_priority import run_in_background
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,10 @@ def hand_over(ids: list[int]) -> None:
 
 def beat(now: datetime | None = None) -> dict[str, int]:
     """One beat of the lane: dispatch, recover, hand over. Also the command `webhook_beat`."""
+    # Turning events into deliveries writes rows at normal priority in the database: arriving
+    # and outgoing time-critical mail goes first, for at most WEBHOOKS_YIELD_MAX_SECONDS
+    # (delivery.lane_priority), so webhooks lag during a burst but never stop.
+    give_way(settings.WEBHOOKS_YIELD_MAX_SECONDS, keys=(KEY, SENDING_KEY))
     now = now or timezone.now()
     created = dispatch(now)
     recovered = recover_dead_attempts(now)
@@ -89,15 +94,14 @@ def beat(now: datetime | None = None) -> dict[str, int]:
 
 
 def start(sender=None, proc_name: str = "", **kwargs) -> None:
-    """django-q2's post_spawn (in each worker): on the webhook lane, lower the priority and
-    start the beat."""
+    """django-q2's post_spawn (in each worker): on the webhook lane, lower the priority (its
+    work never takes CPU the send lanes need) and start the beat."""
     from django_q.conf import Conf
 
     if Conf.CLUSTER_NAME != LANE or _started.is_set():
         return
     _started.set()
-    if settings.Q_WEBHOOK_NICE:
-        os.nice(settings.Q_WEBHOOK_NICE)
+    run_in_background(sched_idle=settings.Q_WEBHOOK_SCHED_IDLE, nice=settings.Q_WEBHOOK_NICE)
     threading.Thread(
         target=_beat_forever,
         args=(settings.WEBHOOKS_BEAT_SECONDS,),

@@ -25,9 +25,10 @@ def marks(settings):
     settings.REDIS_URL = REDIS_URL
     settings.TRIGGERED_EMAIL_BULK_YIELD_MS = 400
     settings.TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS = 0.5
-    client.delete(lane_priority.KEY)
+    client.delete(lane_priority.KEY, lane_priority.SENDING_KEY)
+    lane_priority._sending_marked_at = -1.0
     yield client
-    client.delete(lane_priority.KEY)
+    client.delete(lane_priority.KEY, lane_priority.SENDING_KEY)
 
 
 @pytest.fixture
@@ -97,6 +98,34 @@ def test_without_a_shared_mark_nothing_waits_and_nothing_fails(settings, marks, 
 
     assert lane_priority.give_way() == 0
     assert sleeps == []
+
+
+@pytest.mark.django_db
+def test_transactional_sending_holds_back_the_webhook_lane_not_the_bulk_lane(
+    settings, make_stream, make_queued_messages, marks, sleeps, smtp_server
+):
+    from status_webhooks import lane
+
+    settings.WEBHOOKS_YIELD_MAX_SECONDS = 3.0
+    stream = make_stream(name="Password reset")
+    [message] = make_queued_messages(stream, 1, label="reset")
+
+    assert tasks.send_messages([message.pk])["sent"] == 1
+
+    assert 0 < marks.pttl(lane_priority.SENDING_KEY) <= lane_priority.SENDING_MARK_MS
+    assert lane_priority.give_way() == 0  # the bulk lane waits for triggers only
+    assert sleeps == []
+    lane.beat()
+    # It waited for the mark, and never beyond WEBHOOKS_YIELD_MAX_SECONDS.
+    assert 0 < sum(sleeps) <= 3.0
+
+
+def test_the_webhook_lane_waits_for_sending_at_most_its_bound(settings, marks, sleeps):
+    marks.set(lane_priority.SENDING_KEY, b"1", px=60_000)  # the lane sends on and on
+
+    waited = lane_priority.give_way(2.0, keys=(lane_priority.KEY, lane_priority.SENDING_KEY))
+
+    assert waited == pytest.approx(2.0)
 
 
 @pytest.fixture

@@ -569,11 +569,18 @@ WEBHOOKS_BEAT_SECONDS = env_float("WEBHOOKS_BEAT_SECONDS", 1.0, minimum=0.05)
 # Delivery events read per look; deliveries handed to the lane's workers and not yet answered.
 WEBHOOKS_DISPATCH_BATCH = env_int("WEBHOOKS_DISPATCH_BATCH", 1000, minimum=1)
 WEBHOOKS_IN_FLIGHT = env_int("WEBHOOKS_IN_FLIGHT", 20, minimum=1)
+# While the transactional lane sends (or triggers arrive), the webhook lane waits up to this long
+# before turning new delivery events into deliveries: webhooks lag behind a burst of sending by
+# at most this, and sending keeps the database to itself meanwhile (docs/webhooks.md).
+WEBHOOKS_YIELD_MAX_SECONDS = env_float("WEBHOOKS_YIELD_MAX_SECONDS", 10.0, minimum=0.0)
 # PostgreSQL makes ids visible out of order: an id below the highest seen is looked for again
 # this long (a transaction that recorded an event and commits later) before it counts as
 # rolled back.
 WEBHOOKS_OUTBOX_LAG_SECONDS = env_int("WEBHOOKS_OUTBOX_LAG_SECONDS", 300, minimum=1)
-# Nice level of the webhook lane's workers: its work never takes CPU the send lanes need.
+# The webhook lane's workers run under SCHED_IDLE on Linux (as the bulk lane's), else at nice
+# Q_WEBHOOK_NICE: their work never takes CPU the send lanes need; a host kept busy for long
+# delays webhooks meanwhile (docs/webhooks.md).
+Q_WEBHOOK_SCHED_IDLE = env_bool("Q_WEBHOOK_SCHED_IDLE", True)
 Q_WEBHOOK_NICE = env_int("Q_WEBHOOK_NICE", 10, minimum=0)
 
 # --- Files --------------------------------------------------------------------------------------
