@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -193,9 +193,8 @@ class ProductCollector(Collector):
 
         waiting = GaugeMetricFamily(
             "triggered_email_webhook_deliveries_waiting",
-            "Events not yet delivered to the endpoint, by whether an attempt already failed "
-            "(retrying) or none was made yet (new).",
-            labels=["subscription", "name", "state"],
+            "Events not delivered to the endpoint yet (new, or retrying after a failed attempt).",
+            labels=["subscription", "name"],
         )
         failed = CounterMetricFamily(
             "triggered_email_webhook_deliveries_failed",
@@ -204,20 +203,17 @@ class ProductCollector(Collector):
             labels=["subscription", "name"],
         )
         pending, gone = WebhookDelivery.Status.PENDING, WebhookDelivery.Status.FAILED
-        counts = {
-            # One query per subscription (there are few), over webhook_delivery_sub_idx: the
-            # delivered rows, nearly all of the table, are never read.
-            pk: WebhookDelivery.objects.filter(
-                subscription_id=pk, status__in=[pending, gone]
-            ).aggregate(
-                new=Count("id", filter=Q(status=pending, attempts=0)),
-                retrying=Count("id", filter=Q(status=pending, attempts__gt=0)),
-                failed=Count("id", filter=Q(status=gone)),
+        for pk in labels:
+            # An index-only count over webhook_delivery_sub_idx per subscription (there are
+            # few): the delivered rows, nearly all of the table, are never read. 2 ms for 11,000
+            # waiting and failed rows among a million (docs/monitoring.md).
+            counts = dict(
+                WebhookDelivery.objects.filter(subscription_id=pk, status__in=[pending, gone])
+                .order_by()
+                .values_list("status")
+                # Counts a column of the index: COUNT(id) would read every row from the table.
+                .annotate(n=Count("status"))
             )
-            for pk in labels
-        }
-        for pk, row in counts.items():
-            waiting.add_metric([*labels[pk], "new"], row["new"])
-            waiting.add_metric([*labels[pk], "retrying"], row["retrying"])
-            failed.add_metric(labels[pk], row["failed"])
+            waiting.add_metric(labels[pk], counts.get(pending, 0))
+            failed.add_metric(labels[pk], counts.get(gone, 0))
         yield from (waiting, failed)
