@@ -10,6 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from delivery import message_search
 from delivery.admin_paging import CappedCountPaginator
@@ -223,7 +224,7 @@ class MessageAdmin(admin.ModelAdmin):
         if not per_trigger and not static:
             return "none"
         return format_html_join(
-            format_html("<br>"),
+            mark_safe("<br>"),
             "{} ({}, {} bytes) — {}",
             [(*row, "sent with the trigger") for row in per_trigger]
             + [(*row, "static file of the stream (as it is now)") for row in static],
