@@ -164,3 +164,17 @@ def test_purge_command_deletes(history, capsys):
 def test_retention_days_default_comes_from_the_setting(settings, make_stream):
     settings.TRIGGERED_EMAIL_RETENTION_DAYS = 45
     assert make_stream(name="Defaulted").retention_days == 45
+
+
+def test_a_purge_gives_way_to_time_critical_triggers_between_batches(history, monkeypatch):
+    left = []
+
+    def give_way() -> float:
+        # How many expired messages are left each time the purge lets a password reset go first.
+        left.append(Message.objects.filter(pk__in=[m.pk for m in history["old"]]).count())
+        return 0.0
+
+    monkeypatch.setattr(retention, "give_way", give_way)
+    retention.purge(batch=2, pause=0)
+
+    assert left == [3, 1]  # after each full batch of 2, before the next one
