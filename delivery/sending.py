@@ -29,10 +29,6 @@ from delivery.smtp_backend import Sent
 
 logger = logging.getLogger(__name__)
 
-# A window of sends (send_batch) ends after this long even if not full, so that a slow MTA's
-# answers are recorded one by one instead of after a whole window.
-WINDOW_SECONDS = 1.0
-
 # The dedicated path's SMTP backend: Django's, with pipelining (delivery.smtp_backend).
 SMTP_BACKEND = "delivery.smtp_backend.EmailBackend"
 
@@ -105,7 +101,8 @@ def send_batch(
     each email (the bulk lane gives way there). Never raises for a message's failure: every
     email sent gets an outcome.
 
-    `window`: the emails go in runs of at most this many, each settled with the MTA before the
+    `window`: the emails go in runs of at most this many (a run also ends once the MTA has
+    answered for TRIGGERED_EMAIL_RECORD_WITHIN_MS), each settled with the MTA before the
     next starts, and `on_outcomes` gets each run's outcomes as soon as the MTA has answered
     for them (the caller records them: a worker that dies then leaves at most one run whose
     fate is unknown). `go_on()` is asked before each email; once it says False nothing more
@@ -139,7 +136,7 @@ def send_batch(
             if go_on is not None and not go_on():
                 break
             end = min(position + size, len(pending))
-            window_ends = time.monotonic() + WINDOW_SECONDS
+            window_ends = time.monotonic() + settings.TRIGGERED_EMAIL_RECORD_WITHIN_MS / 1000
             sent = _send_each(connection, pending[position:end], pace, position, go_on, window_ends)
             outcomes.extend(
                 _outcome(key, email, result)

@@ -153,7 +153,7 @@ def send_messages(message_ids: list[int]) -> dict[str, int]:
     """Claim, render and send a chunk of messages over one connection; record every outcome.
 
     Outcomes are recorded as soon as the MTA has answered for them, a window of at most
-    TRIGGERED_EMAIL_RECORD_EVERY messages (or delivery.sending.WINDOW_SECONDS) at a time,
+    TRIGGERED_EMAIL_RECORD_EVERY messages or TRIGGERED_EMAIL_RECORD_WITHIN_MS at a time,
     never a whole chunk at the end: a worker that dies leaves at most one window whose fate
     is unknown. The task stops starting new sends after TRIGGERED_EMAIL_TASK_SECONDS, well
     inside django-q2's timeout, and hands what it has not started back to its lane (a slow

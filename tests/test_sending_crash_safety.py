@@ -90,7 +90,6 @@ def test_a_killed_lane_resends_at_most_its_open_window(
         **smtp_env(slow_smtp),
         # A short lease, so that the test need not wait long for the sweep to see it lapse.
         "TRIGGERED_EMAIL_SENDING_TIMEOUT_SECONDS": "3",
-        "TRIGGERED_EMAIL_RECORD_EVERY": "3",
         "TRIGGERED_EMAIL_SWEEP_EVERY_SECONDS": "0",
     }
     lane = start_qcluster("transactional", **lane_env)
@@ -114,8 +113,10 @@ def test_a_killed_lane_resends_at_most_its_open_window(
     counts = message_id_counts(slow_smtp)
     assert set(counts) == {m.message_id for m in messages}
     twice = {message_id for message_id, count in counts.items() if count > 1}
-    # The open window: at most RECORD_EVERY messages answered but not yet recorded.
-    assert len(twice) <= 3, f"{len(twice)} sent twice: {sorted(twice)}"
+    # The open window: under an MTA this slow (0.1 s a message, TRIGGERED_EMAIL_RECORD_WITHIN_MS
+    # is 100) each answer is recorded on its own, so at most the message answered but not yet
+    # recorded and the one on the wire (pipelined).
+    assert len(twice) <= 2, f"{len(twice)} sent twice: {sorted(twice)}"
     assert max(counts.values()) <= 2
     # Revived: the open window and the chunk's messages not started yet (unknown to the sweep).
     assert revived >= len(twice)

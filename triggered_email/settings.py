@@ -436,10 +436,13 @@ if TRIGGERED_EMAIL_TASK_SECONDS + 2 * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > Q
         f"must be at most half of Q_TASK_TIMEOUT ({Q_TASK_TIMEOUT}): a task that overruns it "
         "is killed with outcomes unrecorded. Lower them or raise Q_TASK_TIMEOUT."
     )
-# Outcomes are recorded after at most this many messages (or a second) of a task: a worker
-# killed mid-task leaves at most these with an unknown outcome (sent again). Fewer: more
-# database writes per message.
+# Outcomes are recorded after at most this many messages, or once the MTA has answered for this
+# long, whichever comes first: a worker killed mid-task leaves at most these with an unknown
+# outcome (sent again). Fewer: more database writes per message. At full speed the count ends a
+# window (50 messages take ~12 ms); under a slow MTA the time does, so the answers of a slow MTA
+# are recorded one by one.
 TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 50, minimum=1)
+TRIGGERED_EMAIL_RECORD_WITHIN_MS = env_int("TRIGGERED_EMAIL_RECORD_WITHIN_MS", 100, minimum=1)
 # Bounds on one message's render (streams.template_sandbox): a template that loops or grows
 # past them fails permanently ("template exceeded its render limit") instead of holding its lane
 # worker; the admin preview uses the same bounds. The time is the render's CPU time (a busy
