@@ -439,7 +439,7 @@ if TRIGGERED_EMAIL_TASK_SECONDS + 2 * TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS > Q
 # Outcomes are recorded after at most this many messages, or once the MTA has answered for this
 # long, whichever comes first: a worker killed mid-task leaves at most these with an unknown
 # outcome (sent again). Fewer: more database writes per message. At full speed the count ends a
-# window (50 messages take ~12 ms); under a slow MTA the time does, so the answers of a slow MTA
+# window (50 messages take 12-50 ms); under a slow MTA the time does, so the answers of a slow MTA
 # are recorded one by one.
 TRIGGERED_EMAIL_RECORD_EVERY = env_int("TRIGGERED_EMAIL_RECORD_EVERY", 50, minimum=1)
 TRIGGERED_EMAIL_RECORD_WITHIN_MS = env_int("TRIGGERED_EMAIL_RECORD_WITHIN_MS", 100, minimum=1)
