@@ -12,6 +12,7 @@ is in force on the page and blocks the same script added as an inline <script> e
 import json
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth.models import Group, User
@@ -91,7 +92,9 @@ def log_in(browser, live_server, username):
     browser.find_element(By.NAME, "username").send_keys(username)
     browser.find_element(By.NAME, "password").send_keys(PASSWORD)
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait_in_browser(browser, lambda d: d.current_url.endswith("/admin/"))
+    # The login page's own address (…/admin/login/?next=/admin/) ends with "/admin/" too: only
+    # the path tells that the login went through.
+    wait_in_browser(browser, lambda d: urlsplit(d.current_url).path == "/admin/")
 
 
 def color_scheme(browser, scheme):
