@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from delivery import retention, rollups
+from delivery import lane_priority, retention, rollups
 from delivery.models import (
     DeliveryEvent,
     Message,
@@ -166,15 +166,18 @@ def test_retention_days_default_comes_from_the_setting(settings, make_stream):
     assert make_stream(name="Defaulted").retention_days == 45
 
 
-def test_a_purge_gives_way_to_time_critical_triggers_between_batches(history, monkeypatch):
-    left = []
+def test_a_purge_gives_way_to_triggers_and_time_critical_sending(history, monkeypatch):
+    left, waited_for = [], []
 
-    def give_way() -> float:
-        # How many expired messages are left each time the purge lets a password reset go first.
+    def give_way(bound=None, *, keys=()) -> float:
+        # How many expired messages are left each time the purge lets a password reset go first,
+        # and what it waits for: triggers arriving and the transactional lane sending.
         left.append(Message.objects.filter(pk__in=[m.pk for m in history["old"]]).count())
+        waited_for.append(set(keys))
         return 0.0
 
     monkeypatch.setattr(retention, "give_way", give_way)
     retention.purge(batch=2, pause=0)
 
     assert left == [3, 1]  # after each full batch of 2, before the next one
+    assert waited_for == [{lane_priority.KEY, lane_priority.SENDING_KEY}] * 2
