@@ -291,5 +291,6 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         return response
 
 
-# Integrations and automation programs (issue 6) register their admin in modules of their own.
-from events import admin_integrations, admin_programs  # noqa: E402, F401
+# Integrations and automation programs (issue 6) register their admin in their own packages.
+from events import admin_programs  # noqa: E402, F401
+from events.integrations import admin as integrations_admin  # noqa: E402, F401

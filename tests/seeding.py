@@ -28,9 +28,9 @@ from delivery.suppressions import suppress
 from delivery.test_sends import send_test
 from delivery.tracking import TrackedEvent, record_event
 from events.credentials import issue_credential
-from events.integrations import receive_call
-from events.integrations_models import Integration
-from events.integrations_presets import apply_preset
+from events.integrations.models import Integration
+from events.integrations.presets import apply_preset
+from events.integrations.receiving import receive_call
 from events.models import Contact, ContactField, ExternalEvent
 from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
 from senders.keys import ensure_keys, start_rotation
