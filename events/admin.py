@@ -292,5 +292,5 @@ class ApiCredentialAdmin(admin.ModelAdmin):
 
 
 # Integrations and automation programs (issue 6) register their admin in their own packages.
-from events import admin_programs  # noqa: E402, F401
 from events.integrations import admin as integrations_admin  # noqa: E402, F401
+from events.programs import admin as programs_admin  # noqa: E402, F401

@@ -223,7 +223,7 @@ class IdempotentRequest(models.Model):
 
 # Integrations and automation programs keep their models in their own packages (issue 6).
 from events.integrations.models import Integration, IntegrationCall  # noqa: E402, F401
-from events.programs_models import (  # noqa: E402, F401
+from events.programs.models import (  # noqa: E402, F401
     Program,
     ProgramRun,
     ProgramRunStep,

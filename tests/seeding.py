@@ -32,7 +32,7 @@ from events.integrations.models import Integration
 from events.integrations.presets import apply_preset
 from events.integrations.receiving import receive_call
 from events.models import Contact, ContactField, ExternalEvent
-from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from events.programs.models import Program, ProgramRun, ProgramRunStep, ProgramStep
 from senders.keys import ensure_keys, start_rotation
 from senders.models import DnsRecordCheck, SenderDomain
 from streams.attachments import attach_file

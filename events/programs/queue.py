@@ -17,7 +17,7 @@ from django_q.tasks import async_task
 
 logger = logging.getLogger(__name__)
 
-ADVANCE_FUNC = "events.programs_tasks.advance_runs"
+ADVANCE_FUNC = "events.programs.tasks.advance_runs"
 # Runs are cheap bookkeeping that writes outbox rows; the messages then go to their stream's lane.
 LANE = "transactional"
 _brokers: dict[str, Broker] = {}
@@ -40,7 +40,7 @@ def hand_over(run_ids: Iterable[int], now: datetime | None = None) -> None:
     for start in range(0, len(ids), size):
         chunk = ids[start : start + size]
         if settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE:
-            from events.programs_tasks import advance_runs
+            from events.programs.tasks import advance_runs
 
             advance_runs(chunk, now=now)
             continue

@@ -32,9 +32,9 @@ from django.utils.dateparse import parse_datetime
 from delivery.outbox import Recipient, write_outbox
 from events.json_paths import read_path
 from events.models import ExternalEvent, Trigger
-from events.programs_conditions import evaluate
-from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
-from events.programs_queue import hand_over_on_commit
+from events.programs.conditions import evaluate
+from events.programs.models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from events.programs.queue import hand_over_on_commit
 from triggered_email.numbers import ascii_int
 
 logger = logging.getLogger(__name__)
