@@ -9,8 +9,13 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from events.programs.queue import hand_over
-from events.programs.runs import advance_run, due_run_ids, recover_stalled_runs, start_queued_runs
+from events.programs.runs import (
+    advance_run,
+    due_run_ids,
+    hand_over,
+    recover_stalled_runs,
+    start_queued_runs,
+)
 
 logger = logging.getLogger(__name__)
 
