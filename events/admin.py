@@ -20,7 +20,7 @@ from events.contact_import import ImportFileError, apply_import, decode, plan_im
 from events.credentials import rotate_credential
 from events.models import ApiCredential, Contact, ContactField, ExternalEvent, Trigger
 from events.reply_codes import ReplyError
-from events.test_triggers import trigger_test
+from events.sample_triggers import trigger_test
 from triggered_email.json_form_fields import StorableJSONField
 
 

@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from delivery import rollups
 from delivery.models import DeliveryEvent, Message
+from delivery.sample_sends import send_test
 from delivery.stream_control import pause_stream
 from delivery.suppressions import suppress
-from delivery.test_sends import send_test
 from delivery.tracking import TrackedEvent, record_event
 from events.credentials import issue_credential
 from events.integrations.models import Integration
