@@ -20,7 +20,7 @@ from events.contact_import import ImportFileError, apply_import, decode, plan_im
 from events.credentials import rotate_credential
 from events.models import ApiCredential, Contact, ContactField, ExternalEvent, Trigger
 from events.reply_codes import ReplyError
-from events.test_triggers import trigger_test
+from events.sample_triggers import trigger_test
 from triggered_email.json_form_fields import StorableJSONField
 
 
@@ -291,5 +291,6 @@ class ApiCredentialAdmin(admin.ModelAdmin):
         return response
 
 
-# Integrations and automation programs (issue 6) register their admin in modules of their own.
-from events import admin_integrations, admin_programs  # noqa: E402, F401
+# Integrations and automation programs (issue 6) register their admin in their own packages.
+from events.integrations import admin as integrations_admin  # noqa: E402, F401
+from events.programs import admin as programs_admin  # noqa: E402, F401

@@ -7,7 +7,8 @@ class EventsConfig(AppConfig):
     verbose_name = "Events and contacts"
 
     def ready(self) -> None:
-        from events import integrations_tasks, programs_tasks
+        from events.integrations import tasks as integrations_tasks
+        from events.programs import tasks as programs_tasks
         from events.tasks import ensure_schedules
 
         post_migrate.connect(ensure_schedules, sender=self)

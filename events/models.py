@@ -221,9 +221,9 @@ class IdempotentRequest(models.Model):
         return self.key
 
 
-# Integrations and automation programs keep their models in modules of their own (issue 6).
-from events.integrations_models import Integration, IntegrationCall  # noqa: E402, F401
-from events.programs_models import (  # noqa: E402, F401
+# Integrations and automation programs keep their models in their own packages (issue 6).
+from events.integrations.models import Integration, IntegrationCall  # noqa: E402, F401
+from events.programs.models import (  # noqa: E402, F401
     Program,
     ProgramRun,
     ProgramRunStep,

@@ -31,8 +31,8 @@ from delivery.outbox import (
 )
 from events.contacts import KeyField, find_contacts, normalise_key_value
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger
-from events.programs import PROGRAM_ENTRY_STATUSES, Entered, enter_programs, entry_programs
-from events.programs_models import Program
+from events.programs.models import Program
+from events.programs.runs import PROGRAM_ENTRY_STATUSES, Entered, enter_programs, entry_programs
 from events.reply_codes import ReplyCode, ReplyError
 from streams.filenames import clean_filename, content_type_for
 from streams.models import MailStream

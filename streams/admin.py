@@ -2,7 +2,7 @@
 launch/pause/resume, test sends) and their versions.
 
 Admin views parse the request, call one service function (streams.*, delivery.stream_control,
-delivery.test_sends) and report the outcome; the behaviour lives in those functions.
+delivery.sample_sends) and report the outcome; the behaviour lives in those functions.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from delivery.models import Message
+from delivery.sample_sends import TestSendError, send_test
 from delivery.stream_control import (
     HeldVersion,
     StreamStateError,
@@ -32,7 +33,6 @@ from delivery.stream_control import (
     resume_stream,
     summarise_held,
 )
-from delivery.test_sends import TestSendError, send_test
 from streams.admin_forms import (
     CopyCampaignForm,
     EmailCampaignForm,

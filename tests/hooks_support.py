@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from events.integrations_models import Integration
-from events.integrations_presets import apply_preset
+from events.integrations.models import Integration
+from events.integrations.presets import apply_preset
 
 PAYLOADS = Path(__file__).resolve().parent / "payloads"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from events.programs_models import Program, ProgramStep
+from events.programs.models import Program, ProgramStep
 
 
 def make_program(event, *steps: dict[str, Any], status=Program.Status.ACTIVE, name="Onboarding"):

@@ -23,16 +23,16 @@ from django.utils import timezone
 
 from delivery import rollups
 from delivery.models import DeliveryEvent, Message
+from delivery.sample_sends import send_test
 from delivery.stream_control import pause_stream
 from delivery.suppressions import suppress
-from delivery.test_sends import send_test
 from delivery.tracking import TrackedEvent, record_event
 from events.credentials import issue_credential
-from events.integrations import receive_call
-from events.integrations_models import Integration
-from events.integrations_presets import apply_preset
+from events.integrations.models import Integration
+from events.integrations.presets import apply_preset
+from events.integrations.receiving import receive_call
 from events.models import Contact, ContactField, ExternalEvent
-from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from events.programs.models import Program, ProgramRun, ProgramRunStep, ProgramStep
 from senders.keys import ensure_keys, start_rotation
 from senders.models import DnsRecordCheck, SenderDomain
 from streams.attachments import attach_file

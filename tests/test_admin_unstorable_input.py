@@ -84,7 +84,7 @@ def test_unstorable_stream_sample_data_is_a_form_error(case, field, client, make
 
 
 def test_an_over_long_integration_secret_is_a_form_error(client, make_event):
-    from events.integrations_models import Integration
+    from events.integrations.models import Integration
     from tests.hooks_support import make_integration
 
     integration = make_integration(

@@ -25,7 +25,7 @@ from selenium.common.exceptions import (
 from selenium.webdriver.common.by import By
 
 from delivery.models import DeliveryEvent, Message, Suppression
-from events.integrations_models import IntegrationCall
+from events.integrations.models import IntegrationCall
 from events.models import Contact, Trigger
 from streams.models import EmailCampaign, MailStream
 from tests.conftest import type_in_editor, wait_in_browser

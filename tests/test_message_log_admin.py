@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from delivery import admin_paging
 from delivery.models import Message, Suppression
+from delivery.sample_sends import send_test
 from delivery.stream_control import pause_stream
-from delivery.test_sends import send_test
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from delivery.models import Message
 from events.models import ProgramRun, ProgramStep
-from events.programs_tasks import advance_due_runs
+from events.programs.tasks import advance_due_runs
 from tests.programs_support import condition, make_program, send, wait
 
 pytestmark = pytest.mark.django_db

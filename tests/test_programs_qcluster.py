@@ -11,7 +11,7 @@ import pytest
 
 from delivery.models import Message
 from events.models import Contact, ProgramRun, ProgramRunStep
-from events.programs_tasks import advance_due_runs
+from events.programs.tasks import advance_due_runs
 from tests.conftest import wait_until
 from tests.programs_support import END, make_program, send
 

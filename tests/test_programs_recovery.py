@@ -13,14 +13,14 @@ from django.utils import timezone
 
 from delivery.models import Message
 from events.models import ProgramRun, ProgramRunStep
-from events.programs import (
+from events.programs.runs import (
     ClaimLost,
     advance_run,
     claim_run,
     execute_next_step,
     recover_stalled_runs,
 )
-from events.programs_tasks import advance_due_runs
+from events.programs.tasks import advance_due_runs
 from tests.programs_support import make_program, send, wait
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from delivery.models import Message
 from events.models import Program, ProgramRun
-from events.programs import change_program_status
-from events.programs_tasks import advance_due_runs
+from events.programs.runs import change_program_status
+from events.programs.tasks import advance_due_runs
 from tests.programs_support import make_program, send, wait
 
 pytestmark = pytest.mark.django_db

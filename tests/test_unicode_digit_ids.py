@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from events.programs import StepFailed, wait_due_time
-from events.programs_models import ProgramStep
+from events.programs.models import ProgramStep
+from events.programs.runs import StepFailed, wait_due_time
 from streams.lookups import StreamNotFound, find_stream
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from delivery.models import Message
-from delivery.test_sends import send_test
+from delivery.sample_sends import send_test
 from streams.previewing import preview_draft
 from streams.safe_links import drop_unsafe_urls
 

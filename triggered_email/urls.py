@@ -11,7 +11,7 @@ urlpatterns = [
     path("api/schema/", SchemaView.as_view(), name="api-schema"),
     path("api/docs/", DocsView.as_view(), name="api-docs"),
     path("api/", include("events.api.urls")),
-    path("hooks/", include("events.hooks.urls")),
+    path("hooks/", include("events.integrations.urls")),
     # ESP tracking webhooks: Anymail's URLs (/anymail/<esp>/tracking/), refused without a secret.
     path("anymail/", include(anymail_urls())),
     # Our own open pixel and click redirects (SMTP path).

@@ -2,7 +2,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from delivery.test_sends import TestSendError, send_test
+from delivery.sample_sends import TestSendError, send_test
 from streams.lookups import StreamNotFound, find_stream
 from streams.rendering import TemplateProblem
 

@@ -8,7 +8,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from events.integrations import receive_call
+from events.integrations.receiving import receive_call
 from events.json_bodies import BodyFramingError, declared_length
 
 

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from events.json_paths import read_path
-from events.programs_models import ProgramStep
+from events.programs.models import ProgramStep
 
 Operator = ProgramStep.Operator
 MISSING = object()

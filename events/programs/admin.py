@@ -7,8 +7,8 @@ from django.db.models import Count, Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from events.programs import change_program_status
-from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from events.programs.models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from events.programs.runs import change_program_status
 
 IN_FLIGHT = [ProgramRun.Status.WAITING, ProgramRun.Status.RUNNING]
 

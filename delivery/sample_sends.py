@@ -1,5 +1,6 @@
-"""Test sends: a stream's draft (or a published version), rendered with sample data and sent at
-once to one address over the dedicated path, recorded as a test message.
+"""Test sends, the admin's "Send a test" of a mail stream (and `manage.py send_test`): the
+stream's draft (or a published version), rendered with sample data and sent at once to one
+address over the dedicated path, recorded as a test message. Product code, not a test module.
 
 A test is sent in the request, not through a lane: the marketer waits for the answer, and a
 draft is rendered fresh (never through the per-version cache, which is for published versions

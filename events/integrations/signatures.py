@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import datetime
 
-from events.integrations_models import Integration
+from events.integrations.models import Integration
 from triggered_email.numbers import ascii_int
 
 SHOPIFY_HEADER = "X-Shopify-Hmac-Sha256"

@@ -1,7 +1,7 @@
 from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 
-from events.hooks import views
+from events.integrations import views
 
 app_name = "hooks"
 

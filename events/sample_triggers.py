@@ -1,4 +1,5 @@
-"""Test triggers from the admin: an external event fired for one address with sample data.
+"""Test triggers, the admin's "Trigger test" of an external event: the event fired for one
+address with sample data. Product code, not a test module.
 
 It takes the same path as a trigger from the API (live streams send, paused ones hold or
 discard, suppressions apply), and every message it writes is marked as a test.

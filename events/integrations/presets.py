@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.integrations_models import Integration
+from events.integrations.models import Integration
 
 Preset = Integration.Preset
 Verification = Integration.Verification

@@ -30,8 +30,8 @@ from events.contacts import (
     normalise_key_value,
     upsert_contact,
 )
-from events.integrations_models import Integration, IntegrationCall
-from events.integrations_signatures import SignatureError, verify_signature
+from events.integrations.models import Integration, IntegrationCall
+from events.integrations.signatures import SignatureError, verify_signature
 from events.json_bodies import (
     JsonBodyError,
     load_json,

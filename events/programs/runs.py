@@ -1,4 +1,5 @@
-"""Automation programs: entering runs, advancing them step by step, recovering them.
+"""Automation programs: entering runs, advancing them step by step, handing them to the workers,
+recovering them.
 
 How a run stays correct with many workers and crashes:
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,9 +33,9 @@ from django.utils.dateparse import parse_datetime
 from delivery.outbox import Recipient, write_outbox
 from events.json_paths import read_path
 from events.models import ExternalEvent, Trigger
-from events.programs_conditions import evaluate
-from events.programs_models import Program, ProgramRun, ProgramRunStep, ProgramStep
-from events.programs_queue import hand_over_on_commit
+from events.programs.conditions import evaluate
+from events.programs.models import Program, ProgramRun, ProgramRunStep, ProgramStep
+from events.programs.queue import enqueue
 from triggered_email.numbers import ascii_int
 
 logger = logging.getLogger(__name__)
@@ -399,6 +400,31 @@ def _release_after_error(run_id: int, token: uuid.UUID, now: datetime) -> None:
             "last_error": f"attempt {run.attempts} ended in an error; retrying in {delay} s",
         }
     ProgramRun.objects.filter(pk=run_id, claim_token=token).update(**changes)
+
+
+# --- handing over -----------------------------------------------------------------------------
+
+
+def hand_over(run_ids: Iterable[int], now: datetime | None = None) -> None:
+    """Give due runs to the workers (queue.enqueue), which advance them with tasks.advance_runs.
+
+    With TRIGGERED_EMAIL_RUN_TASKS_INLINE (the tests) they are advanced here and now instead, as
+    that task would. `now` is only honoured then (tests moving the clock); a worker reads its
+    own clock.
+    """
+    ids = list(run_ids)
+    if not settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE:
+        enqueue(ids)
+        return
+    for run_id in ids:
+        advance_run(run_id, now=now)
+
+
+def hand_over_on_commit(run_ids: Iterable[int], now: datetime | None = None) -> None:
+    """Hand over once the surrounding transaction has committed (never rolled-back runs)."""
+    ids = list(run_ids)
+    if ids:
+        transaction.on_commit(lambda: hand_over(ids, now))
 
 
 # --- recovering ---------------------------------------------------------------------------------

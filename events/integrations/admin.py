@@ -8,8 +8,8 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from events.integrations_models import Integration, IntegrationCall
-from events.integrations_presets import PRESETS
+from events.integrations.models import Integration, IntegrationCall
+from events.integrations.presets import PRESETS
 
 RECENT_CALLS = 20
 

@@ -8,9 +8,9 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from events.integrations_models import IntegrationCall
+from events.integrations.models import IntegrationCall
 
-PURGE_FUNC = "events.integrations_tasks.purge_calls"
+PURGE_FUNC = "events.integrations.tasks.purge_calls"
 
 
 def purge_calls() -> dict[str, int]:

@@ -9,12 +9,17 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from events.programs import advance_run, due_run_ids, recover_stalled_runs, start_queued_runs
-from events.programs_queue import hand_over
+from events.programs.runs import (
+    advance_run,
+    due_run_ids,
+    hand_over,
+    recover_stalled_runs,
+    start_queued_runs,
+)
 
 logger = logging.getLogger(__name__)
 
-PICKUP_FUNC = "events.programs_tasks.advance_due_runs"
+PICKUP_FUNC = "events.programs.tasks.advance_due_runs"
 
 
 def advance_runs(run_ids: list[int], now: datetime | None = None) -> dict[str, int]:
