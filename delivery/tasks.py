@@ -36,6 +36,7 @@ from streams.models import StreamAttachment, StreamVersion
 from streams.rendering import version_cache
 from streams.template_budget import REASON as RENDER_LIMIT_REASON
 from streams.template_budget import RenderLimitExceeded
+from triggered_email.database_dialect import has_postgresql_statements
 from triggered_email.log_format import delivery_context
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def claim(message_ids: list[int]) -> list[Message]:
     """
     token = uuid.uuid4()
     now = timezone.now()
-    if connection.vendor == "postgresql":
+    if has_postgresql_statements(connection):
         messages = claim_rows(message_ids, token, now, lease_end(now))
         for message in messages:
             message.claim_token = token
@@ -414,7 +415,7 @@ def record_outcomes(
     if (
         sent
         and not (failed or retried)
-        and connection.vendor == "postgresql"
+        and has_postgresql_statements(connection)
         and not any(m.esp_message_id for m in sent)
     ):
         # Nearly every task: all sent over SMTP. One statement records it.
