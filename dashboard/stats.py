@@ -24,6 +24,7 @@ from django.utils import timezone
 from delivery.models import StreamDayStats, StreamHourStats
 from delivery.rollups import COUNTED, HOUR, hour_of
 from streams.models import MailStream
+from triggered_email.database_dialect import has_postgresql_statements
 
 PRESETS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # Up to two days a point per hour, beyond that a point per day.
@@ -200,28 +201,35 @@ class Totals:
 # Whole days come from the daily rollups, the partial first and last day from the hourly ones;
 # both are summed by the database (merging half a million latency histogram entries in Python
 # costs seconds). Groups come back as epoch seconds: parsing timestamps costs more than summing.
-_LATENCY_SQL = {
-    "postgresql": (
+@dataclass(frozen=True)
+class _Dialect:
+    latency_sql: str  # (group, latency ms, count) rows of the histograms, summed
+    epoch: str  # a {column}'s time as epoch seconds
+    # Hours grouped into local days (two parameters: the zone); "" where the database has no
+    # time zones (SQLite): merged here instead.
+    hours_by_day: str
+
+
+_POSTGRESQL = _Dialect(
+    latency_sql=(
         "SELECT {group}, (e.key)::integer, SUM((e.value)::integer) "
         "FROM {table} s CROSS JOIN LATERAL jsonb_each_text(s.latency_ms) e "
         "WHERE {within} {stream} GROUP BY 1, 2"
     ),
-    "sqlite": (
+    epoch="EXTRACT(EPOCH FROM {column})::bigint",
+    hours_by_day=(
+        "EXTRACT(EPOCH FROM date_trunc('day', s.hour AT TIME ZONE %s) AT TIME ZONE %s)::bigint"
+    ),
+)
+_SQLITE = _Dialect(
+    latency_sql=(
         "SELECT {group}, CAST(e.key AS INTEGER), SUM(CAST(e.value AS INTEGER)) "
         "FROM {table} s, json_each(s.latency_ms) e "
         "WHERE {within} {stream} GROUP BY 1, 2"
     ),
-}
-_EPOCH = {
-    "postgresql": "EXTRACT(EPOCH FROM {column})::bigint",
-    "sqlite": "CAST(strftime('%%s', {column}) AS INTEGER)",
-}
-# Hours grouped into local days by the database (SQLite has no time zones: merged here instead).
-_HOURS_BY_DAY = {
-    "postgresql": (
-        "EXTRACT(EPOCH FROM date_trunc('day', s.hour AT TIME ZONE %s) AT TIME ZONE %s)::bigint"
-    ),
-}
+    epoch="CAST(strftime('%%s', {column}) AS INTEGER)",
+    hours_by_day="",
+)
 
 
 @dataclass(frozen=True)
@@ -279,37 +287,36 @@ def _sum(
     source: _Source, start: datetime, end: datetime, group: str, stream_id: int | None
 ) -> dict[Any, Totals]:
     zone = timezone.get_current_timezone()
-    vendor = connection.vendor
+    dialect = _POSTGRESQL if has_postgresql_statements(connection) else _SQLITE
     rows = source.rows(start, end, stream_id)
     column = group
     if group == "day":
         column = "day_start"
         if source is _DAYS:
             rows = rows.annotate(day_start=F("starts_at"))
-            group_sql = _EPOCH.get(vendor, "").format(column="s.starts_at")
+            group_sql = dialect.epoch.format(column="s.starts_at")
         else:
             rows = rows.annotate(day_start=TruncDay("hour", tzinfo=zone))
-            group_sql = _HOURS_BY_DAY.get(vendor, "")
+            group_sql = dialect.hours_by_day
     elif group == "hour":
-        group_sql = _EPOCH.get(vendor, "").format(column="s.hour")
+        group_sql = dialect.epoch.format(column="s.hour")
     else:
         group_sql = "s.stream_id"
     totals: dict[Any, Totals] = {}
     for row in rows.values(column).annotate(**{n: Sum(n) for n in COUNTED}):
         totals.setdefault(row[column], Totals()).add_counts(row)
-    sql = _LATENCY_SQL.get(vendor)
-    if sql is None or not group_sql:  # merge the histograms here (small data: SQLite)
+    if not group_sql:  # merge the histograms here (small data: SQLite)
         for row in rows.values(column, "latency_ms"):
             for ms, count in (row["latency_ms"] or {}).items():
                 totals.setdefault(row[column], Totals()).latency_ms[int(ms)] += count
         return totals
-    query = sql.format(
+    query = dialect.latency_sql.format(
         group=group_sql,
         table=source.model._meta.db_table,
         within=source.within,
         stream="AND s.stream_id = %s" if stream_id is not None else "",
     )
-    by_local_day = group_sql == _HOURS_BY_DAY.get(vendor)
+    by_local_day = group_sql == dialect.hours_by_day
     params: list[Any] = [str(zone), str(zone)] if by_local_day else []
     # As the ORM stores them: SQLite compares datetimes as text, and an aware datetime's text
     # ("…00:00:00+00:00") sorts after the stored one ("…00:00:00"), which dropped a whole day's

@@ -14,8 +14,8 @@ from django.utils import timezone
 from dashboard import charts, sparklines, stats
 from delivery.figure_sources import figure_sources
 from delivery.models import Message, RollupWatermark
+from delivery.rollup_watermarks import NAME as ROLLUP_NAME
 from delivery.rollups import COUNTED as CSV_COLUMNS
-from delivery.rollups import NAME as ROLLUP_NAME
 from streams.models import MailStream
 from triggered_email.numbers import ascii_int
 

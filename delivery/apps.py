@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from triggered_email.database_dialect import has_postgresql_statements
+
 
 class DeliveryConfig(AppConfig):
     name = "delivery"
@@ -63,6 +65,6 @@ def price_out_sequential_scans(sender, proc_name: str, **kwargs) -> None:
 
 
 def _price_out_sequential_scans(sender, connection, **kwargs) -> None:
-    if connection.vendor == "postgresql":
+    if has_postgresql_statements(connection):
         with connection.cursor() as cursor:
             cursor.execute("SET enable_seqscan = off")

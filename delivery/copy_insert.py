@@ -23,6 +23,8 @@ from typing import Any
 
 from django.db import connections, models, router
 
+from triggered_email.database_dialect import has_postgresql_statements
+
 # Below this many rows one INSERT is cheaper than fetching ids and then copying.
 COPY_MIN_ROWS = 20
 
@@ -93,7 +95,7 @@ def insert(model: type[models.Model], objs: Sequence[models.Model]) -> None:
         return
     alias = router.db_for_write(model)
     connection = connections[alias]
-    if connection.vendor != "postgresql":
+    if not has_postgresql_statements(connection):
         model.objects.using(alias).bulk_create(objs)
         return
     meta = model._meta

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django_q.brokers import Broker, get_broker
 from django_q.tasks import async_task
 
@@ -51,16 +52,13 @@ def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
     and shares a task with them (delivery.handover). If the broker is unreachable the messages
     stay `queued` with no hand-over time, and the next sweep hands them over again.
     """
-    # Imported here: tasks imports this module to re-enqueue from the sweep.
-    from delivery.tasks import send_messages
-
     size = settings.TRIGGERED_EMAIL_CHUNK_SIZE
     for lane, ids in ids_by_lane.items():
         if lane not in LANES:
             raise ValueError(f"unknown lane {lane!r}; expected one of {', '.join(LANES)}")
         for chunk in chunks(list(ids), size):
             if settings.TRIGGERED_EMAIL_RUN_TASKS_INLINE:
-                send_messages(chunk)
+                _run_here(SEND_FUNC, chunk)
                 continue
             try:
                 broker = lane_broker(lane)
@@ -79,6 +77,17 @@ def enqueue(ids_by_lane: Mapping[str, list[int]]) -> None:
                 Message.objects.filter(pk__in=chunk, status=Message.Status.QUEUED).update(
                     queued_at=None
                 )
+
+
+def _run_here(func: str, *args: object) -> None:
+    """Run a task in this process instead of handing it to a lane (inline mode), found by its
+    name as a worker finds it.
+
+    By name and not by an import: delivery.tasks imports this module (a send task hands
+    messages back to their lane, the sweep hands due ones over), and every hand-over to a lane
+    names the task the same way (SEND_FUNC).
+    """
+    import_string(func)(*args)
 
 
 def queue_waiting_task(lane: str) -> None:

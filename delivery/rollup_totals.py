@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.db.models import Sum
 
 from delivery.models import RollupWatermark, StreamDayStats
+from delivery.rollup_watermarks import NAME
 
 CACHE_KEY = "rollup-totals:v1"
 # Upper bounds (seconds) of the trigger → sent latency histogram: time-critical mail is expected
@@ -27,8 +28,6 @@ OUTCOMES = ("sent", "failed", "skipped", "bounced_hard", "bounced_soft", "bounce
 
 
 def _watermark() -> str:
-    from delivery.rollups import NAME
-
     checked = (
         RollupWatermark.objects.filter(name=NAME).values_list("checked_until", flat=True).first()
     )

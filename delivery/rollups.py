@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from delivery import rollup_totals
 from delivery.models import (
     DeliveryEvent,
     Message,
@@ -34,12 +35,10 @@ from delivery.models import (
     StreamHourStats,
     StreamMinuteStats,
 )
+from delivery.rollup_watermarks import MINUTES_NAME, NAME
 
 logger = logging.getLogger(__name__)
 
-NAME = "stream_hour_stats"
-# The watermark row whose time is the first hour with complete minute rows.
-MINUTES_NAME = "stream_minute_stats"
 HOUR = timedelta(hours=1)
 MINUTE = timedelta(minutes=1)
 MINUTES_KEPT = timedelta(days=2)
@@ -360,8 +359,6 @@ def refresh() -> dict[str, int]:
         watermark.save(update_fields=["checked_until"])
     if len(hours) > 1:
         logger.info("Dashboard rollups: %d hours recomputed, %d rows", len(hours), written)
-    from delivery import rollup_totals  # it reads this module's watermark name
-
     rollup_totals.store_after_refresh()
     return {"hours": len(hours), "minutes": len(fresh), "rows": written}
 

@@ -28,7 +28,6 @@ from delivery.lane_priority import CHECK_EVERY, give_way, note_sending, paced
 from delivery.models import DeliveryEvent, Message, MessageAttachment
 from delivery.queue import enqueue, lane_broker, queue_waiting_task
 from delivery.sending import SendOutcome, send_over_dedicated_path
-from delivery.sent_rows import record_sent
 from delivery.stream_control import release_stranded_held
 from delivery.suppressions import skip_suppressed
 from delivery.tracking import TrackedEvent, record_event
@@ -36,6 +35,7 @@ from streams.models import StreamAttachment, StreamVersion
 from streams.rendering import version_cache
 from streams.template_budget import REASON as RENDER_LIMIT_REASON
 from streams.template_budget import RenderLimitExceeded
+from triggered_email.database_dialect import has_postgresql_statements
 from triggered_email.log_format import delivery_context
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def claim(message_ids: list[int]) -> list[Message]:
     """
     token = uuid.uuid4()
     now = timezone.now()
-    if connection.vendor == "postgresql":
+    if has_postgresql_statements(connection):
         messages = claim_rows(message_ids, token, now, lease_end(now))
         for message in messages:
             message.claim_token = token
@@ -411,19 +411,12 @@ def record_outcomes(
             )
         )
 
-    if (
-        sent
-        and not (failed or retried)
-        and connection.vendor == "postgresql"
-        and not any(m.esp_message_id for m in sent)
-    ):
-        # Nearly every task: all sent over SMTP. One statement records it.
-        record_sent([m.pk for m in sent], now, provider)
-    else:
-        with transaction.atomic():
-            _record_mixed(sent, failed, retried, events, now, provider)
-            for message, event in bounces:
-                record_event(message, event)
+    # The ORM on PostgreSQL too: a written-out single statement for the all-sent case gained
+    # 2-5 % (issue 26: a second path stays only for 10 % or more).
+    with transaction.atomic():
+        _record_mixed(sent, failed, retried, events, now, provider)
+        for message, event in bounces:
+            record_event(message, event)
     if failed or retried:
         logger.info(
             "Sent %d, failed %d, will retry %d messages", len(sent), len(failed), len(retried)

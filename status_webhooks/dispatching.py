@@ -165,10 +165,9 @@ def _claimed_position(found: list[Audience]) -> WebhookOutboxPosition | None:
         WebhookOutboxPosition.objects.get_or_create(
             name=POSITION_NAME, defaults={"last_id": _start_position(found)}
         )
+    # Django's SQLite backend leaves FOR UPDATE out: one writer at a time there.
     rows = WebhookOutboxPosition.objects.filter(name=POSITION_NAME)
-    if connection.vendor == "postgresql":
-        rows = rows.select_for_update(skip_locked=True)
-    return rows.first()
+    return rows.select_for_update(skip_locked=True).first()
 
 
 def dispatch(now: datetime | None = None) -> int:

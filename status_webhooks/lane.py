@@ -57,11 +57,15 @@ def due_for_handover(now: datetime) -> list[int]:
         room = settings.WEBHOOKS_IN_FLIGHT - in_flight
         if room <= 0:
             return []
-        due = WebhookDelivery.objects.filter(
-            status=Status.PENDING, next_attempt_at__lte=now, subscription__enabled=True
-        ).exclude(handed_at__gte=stale)
-        if connection.vendor == "postgresql":
-            due = due.select_for_update(skip_locked=True, of=("self",))
+        # Rows another beat is handing over are skipped (PostgreSQL; Django's SQLite backend
+        # leaves FOR UPDATE out: one writer at a time there).
+        due = (
+            WebhookDelivery.objects.filter(
+                status=Status.PENDING, next_attempt_at__lte=now, subscription__enabled=True
+            )
+            .exclude(handed_at__gte=stale)
+            .select_for_update(skip_locked=True, of=("self",))
+        )
         ids = list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:room])
         WebhookDelivery.objects.filter(pk__in=ids).update(handed_at=now)
     return ids

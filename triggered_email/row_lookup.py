@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from django.db import connections, models, router
 
+from triggered_email.database_dialect import has_postgresql_statements
 from triggered_email.row_instances import RowReader
 
 M = TypeVar("M", bound=models.Model)
@@ -60,7 +61,7 @@ def any_of(connection: Any, values: Sequence[Any]) -> tuple[str, list[Any]]:
     claim) was planned afresh on every call (the claim: 330 of its 490 µs in PostgreSQL,
     docs/performance.md). Elsewhere `IN (%s, …)`.
     """
-    if connection.vendor == "postgresql":
+    if has_postgresql_statements(connection):
         if len(values) == 1:
             return "= %s", [values[0]]
         return "= ANY(%s)", [list(values)]

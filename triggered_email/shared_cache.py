@@ -3,10 +3,11 @@
 Every web process shares it, so the API's rate limit counts the requests of all workers (issue
 20). The rate limiter reads and writes its counter on every API request; Django's
 DatabaseCache.set costs four statements (a COUNT(*) for culling, a SELECT, then UPDATE or
-INSERT, in a transaction). Here `set` is one INSERT … ON CONFLICT DO UPDATE (SQLite ≥ 3.24 and
-PostgreSQL); a read is one SELECT that skips expired rows instead of deleting them there (a
-second write per read), and expired rows are deleted, and the table culled, on a process's
-first `set` and then at most once an hour: the table holds a few keys per credential.
+INSERT, in a transaction). Here `set` is one INSERT … ON CONFLICT DO UPDATE, the same statement
+on both databases the project runs on (SQLite ≥ 3.24 and PostgreSQL); a read is one SELECT that
+skips expired rows instead of deleting them there (a second write per read), and expired rows
+are deleted, and the table culled, on a process's first `set` and then at most once an hour:
+the table holds a few keys per credential.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from django.db import connections, router
 from django.utils import timezone
 
 CULL_INTERVAL_SECONDS = 3600
-UPSERT_VENDORS = {"sqlite", "postgresql"}
 
 
 class SharedDatabaseCache(DatabaseCache):
@@ -55,9 +55,6 @@ class SharedDatabaseCache(DatabaseCache):
     ) -> None:
         db = router.db_for_write(self.cache_model_class)
         connection = connections[db]
-        if connection.vendor not in UPSERT_VENDORS:
-            super().set(key, value, timeout, version)
-            return
         key = self.make_and_validate_key(key, version=version)
         timeout = self.get_backend_timeout(timeout)
         if timeout is None:

@@ -15,6 +15,7 @@ from events.credentials import issue_credential
 from events.models import ApiCredential, Contact, ExternalEvent, Trigger, WsseNonce
 from streams.models import MailStream, StreamVersion
 from triggered_email import demo
+from triggered_email.database_dialect import has_postgresql_statements
 
 # .invalid never resolves: nothing the benchmark writes can reach a real mailbox.
 RECIPIENT_DOMAIN = "benchmark.invalid"
@@ -89,7 +90,7 @@ def add_contacts(dataset: Dataset, group: str, count: int) -> list[str]:
             for offset, email in enumerate(emails[start : start + 5000])
         )
         dataset.contact_ids.extend(contact.pk for contact in created)
-    if connection.vendor == "postgresql":
+    if has_postgresql_statements(connection):
         # Unlike VACUUM (vacuum() below), ANALYZE may run inside a transaction.
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE " + connection.ops.quote_name(Contact._meta.db_table))
@@ -160,7 +161,7 @@ def vacuum() -> None:
     Left to autovacuum, the dead rows of one run were cleaned up during the next run's
     measurement: on two cores that showed up as 250-450 ms stalls in its idle reference.
     """
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if not has_postgresql_statements(connection) or connection.in_atomic_block:
         return
     tables = [Message, DeliveryEvent, MessageAttachment, Trigger, Contact]
     qn = connection.ops.quote_name

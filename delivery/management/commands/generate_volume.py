@@ -26,6 +26,7 @@ from delivery.models import DeliveryEvent, Message
 from events.models import ExternalEvent
 from streams.models import MailStream
 from streams.versions import publish_version, save_draft
+from triggered_email.database_dialect import has_postgresql_statements
 
 # Rows per bulk_create (SQLite): SQLite allows 32,766 parameters, a message has about 35.
 BATCH = 500
@@ -73,7 +74,7 @@ class Command(BaseCommand):
     @staticmethod
     def _analyze(*tables: str) -> None:
         """Fresh planner statistics after a bulk load (SQLite plans well enough without)."""
-        if connection.vendor != "postgresql":
+        if not has_postgresql_statements(connection):
             return
         with connection.cursor() as cursor:
             for table in tables:
@@ -114,7 +115,7 @@ class Command(BaseCommand):
         first_id = next_id
         planned_events: list[tuple] = []
         opened_ids: list[tuple[int, Any]] = []
-        copy = connection.vendor == "postgresql"
+        copy = has_postgresql_statements(connection)
         with transaction.atomic():
             with self._writer(Message, message_fields, copy) as write:
                 for _ in range(total):
