@@ -25,10 +25,11 @@ class DeliveryConfig(AppConfig):
 
 def lower_bulk_worker_priority(sender, proc_name: str, **kwargs) -> None:
     """Run the bulk lane's processes at a lower CPU priority: where both lanes share cores, a
-    broadcast then takes only what the time-critical lane leaves (docs/performance.md).
+    broadcast then takes only what the time-critical lane leaves (docs/performance.md, *Settings
+    that matter*).
 
     SCHED_IDLE (Q_BULK_SCHED_IDLE, Linux) where available, else the nice level Q_BULK_NICE.
-    Measured, the two are close (docs/performance.md, isolation).
+    Measured, the two are close (docs/performance.md, *Settings that matter*).
     """
     from django.conf import settings
     from django_q.conf import Conf
@@ -49,12 +50,12 @@ def price_out_sequential_scans(sender, proc_name: str, **kwargs) -> None:
     while the message table was nearly empty (a new installation's first minutes, every benchmark
     run) is a sequential scan, and the cached plan keeps it as the table grows: recording a chunk
     as sent took 77-600 ms instead of 10 ms until autovacuum happened to analyse the table
-    (docs/performance.md, third round). Every statement of the lanes looks rows up by key or
+    (measured in 20939a9). Every statement of the lanes looks rows up by key or
     through an index, so here sequential scans are priced out (`enable_seqscan = off`; a table
     with no usable index is still scanned) and the cached plans stay index lookups. The earlier
     cure, planning every statement afresh (`plan_cache_mode = force_custom_plan`), cost about a
-    fifth of PostgreSQL's CPU per message of a batch (tenth round). The web server, whose admin
-    and dashboard read long ranges, keeps the default.
+    fifth of PostgreSQL's CPU per message of a batch (measured in b315efe). The web server, whose
+    admin and dashboard read long ranges, keeps the default.
     """
     from django.db import connection
     from django.db.backends.signals import connection_created

@@ -3,7 +3,7 @@
 The claim is the first thing every task does. With the ORM it is two statements (the
 conditional UPDATE, then a SELECT joining stream and contact), and building those two queries
 cost more CPU than anything else in a one-message task: about 4 ms of the 5 a time-critical
-single spent in the worker (docs/performance.md). On PostgreSQL one statement, written out once
+single spent in the worker (measured in ee4d975). On PostgreSQL one statement, written out once
 per process, does both: an UPDATE … RETURNING feeding the SELECT of the joined rows, atomic on
 its own. Other databases (SQLite on a laptop) keep the ORM path in delivery.tasks.
 """
@@ -106,7 +106,7 @@ def _statement(match: str) -> _Statement:
         # `status || ''`: the partial index of due queued messages must not serve this
         # statement. Planned from statistics taken while few messages were queued, PostgreSQL
         # picked it and then scanned the whole queue for each claim: with a broadcast's 50,000
-        # queued, 16-26 ms for a one-message claim instead of 1 (docs/performance.md).
+        # queued, 16-26 ms for a one-message claim instead of 1 (measured in ee4d975).
         f"WHERE {pk} {match} AND {column('status')} || '' = %s "
         f"AND {column('next_attempt_at')} <= %s "
         f"RETURNING {', '.join(qn(f.column) for f in message_fields)}) "

@@ -1,8 +1,8 @@
 """Writing new rows with written-out SQL on PostgreSQL instead of `bulk_create`.
 
-`bulk_create` of a 1000-recipient batch spent most of the API call's CPU preparing each value
-of each field and quoting them into arrays for `INSERT … SELECT UNNEST(…)`, and building its
-INSERT cost a one-recipient trigger call more than running it (docs/performance.md). Here the
+`bulk_create` of a 1000-recipient batch spent most of the API call's CPU preparing each value of
+each field and quoting them into arrays for `INSERT … SELECT UNNEST(…)`, and building its INSERT
+cost a one-recipient trigger call more than running it (measured in e6e0cb3 and 49aa88d). Here the
 values go to psycopg as they are, through one converter per field:
 
 - many rows: COPY streams them through psycopg's C row writer. COPY returns no ids, so the ids

@@ -3,11 +3,11 @@
 A single trigger hands one message to its lane. django-q2's own work per task (signing it, the
 pusher, the worker's queue, the monitor) and a task's fixed statements cost more CPU than sending
 one message, and at a few hundred triggers a second that work is what fills the machine
-(docs/performance.md). So with the Redis broker a hand-over smaller than a chunk goes into the
-lane's list of waiting messages, and a task to send what waits (`send_waiting`) is queued only
-if none is queued already. While the lane keeps up every message still gets a task of its own at
-once; when tasks start to wait, the messages that arrive meanwhile ride with the next one, so the
-lane does less work per message exactly when it is behind.
+(docs/performance.md, *What limits each figure now*). So with the Redis broker a hand-over smaller
+than a chunk goes into the lane's list of waiting messages, and a task to send what waits
+(`send_waiting`) is queued only if none is queued already. While the lane keeps up every message
+still gets a task of its own at once; when tasks start to wait, the messages that arrive meanwhile
+ride with the next one, so the lane does less work per message exactly when it is behind.
 
 Nothing is left waiting: a hand-over pushes its ids first and then sets the lane's "task queued"
 flag unless it is set; a task deletes the flag first and then takes ids. An id pushed while the

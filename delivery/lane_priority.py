@@ -1,14 +1,14 @@
 """The bulk lane gives way to time-critical mail.
 
 The bulk lane's own processes run only on CPU time nothing else wants (SCHED_IDLE), but the work
-they cause elsewhere does not: the database statements that claim and record each chunk and the
-MTA receiving each message run at normal priority, on the same cores as a password reset's
-request, task and statements (docs/performance.md, isolation). So a trigger of a transactional
-stream sets a short-lived mark in Redis, and a bulk worker holds back before each step that
-would cause such work (claiming a chunk, sending the next few messages, recording the outcome)
-while the mark lives: TRIGGERED_EMAIL_BULK_YIELD_MS after the last time-critical trigger. While
-it finds the mark, a bulk task also keeps those steps small: it claims and records CHECK_EVERY
-messages at a time instead of its whole chunk (delivery.tasks.send_messages).
+they cause elsewhere does not: the database statements that claim and record each chunk and the MTA
+receiving each message run at normal priority, on the same cores as a password reset's request, task
+and statements (docs/performance.md, *What limits each figure now*: isolation). So a trigger of a
+transactional stream sets a short-lived mark in Redis, and a bulk worker holds back before each step
+that would cause such work (claiming a chunk, sending the next few messages, recording the outcome)
+while the mark lives: TRIGGERED_EMAIL_BULK_YIELD_MS after the last time-critical trigger. While it
+finds the mark, a bulk task also keeps those steps small: it claims and records CHECK_EVERY messages
+at a time instead of its whole chunk (delivery.tasks.send_messages).
 
 The wait is bounded (TRIGGERED_EMAIL_BULK_YIELD_MAX_SECONDS per step), so a steady stream of
 time-critical mail slows a broadcast but never stops it. The mark lives in the Redis the lanes

@@ -62,7 +62,7 @@ def prepare(message: MimeMessage) -> MimeMessage:
 #
 # Nearly every email a lane sends is one text part, one HTML part, or both as
 # multipart/alternative, UTF-8, no files. For those, building the email.message objects and
-# walking them with the generator cost more than rendering the template (docs/performance.md);
+# walking them with the generator cost more than rendering the template (measured in 20939a9);
 # `wire_bytes` writes the same bytes straight away, using the same functions for every header
 # value (Django's header checks, compat32's folding). Anything else goes the standard way.
 

@@ -201,7 +201,7 @@ def linked_streams(event: ExternalEvent, kind: str = MailStream.Kind.CONTACT) ->
     entry, asked in the same query because a trigger call needs both and programs are rare.
     """
     # Written out: this runs on every trigger call, and building the same query with the ORM
-    # cost 3-4 times the CPU of running it (docs/performance.md).
+    # cost 3-4 times the CPU of running it (measured in 34e8364).
     sql, reader = _linked_streams_statement()
     params = [
         event.pk,

@@ -2,7 +2,7 @@
 
 The ORM builds its SELECT anew on every call; for the lookups every API request makes (its
 credential, its event, its contacts) building cost about twice as much CPU as running it
-(docs/performance.md).
+(measured in 49aa88d).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def any_of(connection: Any, values: Sequence[Any]) -> tuple[str, list[Any]]:
     generic `= ANY(%s)` for an array of ten: against one value it lost every time, so a
     statement that mostly matches one value (a single trigger's contact, a time-critical task's
     claim) was planned afresh on every call (the claim: 330 of its 490 µs in PostgreSQL,
-    docs/performance.md). Elsewhere `IN (%s, …)`.
+    measured in 2edf686). Elsewhere `IN (%s, …)`.
     """
     if has_postgresql_statements(connection):
         if len(values) == 1:

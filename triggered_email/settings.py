@@ -200,9 +200,9 @@ else:
     }
 # Parameters bound by the server and statements PostgreSQL keeps prepared after five uses on a
 # connection: the trigger path's and the lanes' statements repeat thousands of times, and parsing
-# them anew was a quarter of PostgreSQL's CPU per single trigger (docs/performance.md). Off:
-# Django's default (values quoted into the text), which a pooler in transaction mode without
-# prepared-statement support (PgBouncer before 1.21) needs.
+# them anew was a quarter of PostgreSQL's CPU per single trigger (docs/performance.md, *Settings
+# that matter*). Off: Django's default (values quoted into the text), which a pooler in
+# transaction mode without prepared-statement support (PgBouncer before 1.21) needs.
 DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 if _database["ENGINE"] == "django.db.backends.postgresql" and DB_PREPARED_STATEMENTS:
     _database.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
@@ -285,8 +285,9 @@ Q_CLUSTER = {
 # the transactional lane and the web server.
 Q_BULK_NICE = env_int("Q_BULK_NICE", 10, minimum=0)
 # On Linux the bulk lane's workers run under SCHED_IDLE: only on CPU time nothing else wants, so
-# their own work never delays a password reset (docs/performance.md). A host that is busy with
-# other work for long starves the broadcast meanwhile; 0 falls back to Q_BULK_NICE.
+# their own work never delays a password reset (docs/performance.md, *Settings that matter*). A
+# host that is busy with other work for long starves the broadcast meanwhile; 0 falls back to
+# Q_BULK_NICE.
 Q_BULK_SCHED_IDLE = env_bool("Q_BULK_SCHED_IDLE", True)
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

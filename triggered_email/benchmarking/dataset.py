@@ -80,8 +80,8 @@ def add_contacts(dataset: Dataset, group: str, count: int) -> list[str]:
     statistics would still say empty until autovacuum came round, and PostgreSQL would plan the
     API's lookups by address, and the checks of each message's contact, as scans of the whole
     table (pg_stat_statements: 173 µs per lookup instead of ~15). A contact table in use has its
-    statistics, and after a large import an operator analyses it (docs/performance.md), so the
-    benchmark does too.
+    statistics, and after a large import an operator analyses it (docs/performance.md, *What
+    limits each figure now*), so the benchmark does too.
     """
     emails = [dataset.email(group, index) for index in range(count)]
     for start in range(0, count, 5000):

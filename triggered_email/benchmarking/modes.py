@@ -79,7 +79,8 @@ def free_port() -> int:
 
 
 def cpu_model() -> str:
-    """What the CPU calls itself: VMs of one size differ in speed by model (docs/performance.md)."""
+    """What the CPU calls itself: VMs of one size differ in speed by model (docs/performance.md,
+    *The machine*)."""
     try:
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
