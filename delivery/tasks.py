@@ -411,8 +411,9 @@ def record_outcomes(
             )
         )
 
-    # The ORM on PostgreSQL too: a written-out single statement for the all-sent case gained
-    # 2-5 % (issue 26: a second path stays only for 10 % or more).
+    # The ORM on PostgreSQL too: a written-out single statement for the all-sent case saved
+    # 2-3 % CPU per message and 6.5 % throughput on average (issue 26: a second path stays only
+    # for 10 % or more).
     with transaction.atomic():
         _record_mixed(sent, failed, retried, events, now, provider)
         for message, event in bounces:
