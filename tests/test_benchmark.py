@@ -7,13 +7,18 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.template import Context, Engine
 
 from delivery.models import Message
 from events.models import ApiCredential, Contact, ExternalEvent
 from streams.models import MailStream
+from streams.rendering import build_context, compile_parts, contact_context, plain, render
 from tests.conftest import wait_until
-from triggered_email.benchmarking.dataset import RECIPIENT_DOMAIN
+from triggered_email import demo
+from triggered_email.benchmarking.dataset import RECIPIENT_DOMAIN, order_data
 from triggered_email.benchmarking.modes import rate_steps
+from triggered_email.benchmarking.post_office_sender import django_template
 
 pytestmark = [pytest.mark.qcluster, pytest.mark.django_db(transaction=True)]
 
@@ -90,6 +95,51 @@ def test_single_mode_reports_latency_from_request_to_smtp_acceptance():
     assert_raw_limit_sane(result)
     assert_cpu_accounted(result)
     assert_nothing_left_behind()
+
+
+def test_post_office_mode_sends_the_same_number_through_django_post_office_and_cleans_up():
+    result = benchmark("--mode", "post-office", "--messages", "40", "--batch-size", "15", *SMALL)
+
+    assert result["mode"] == "post-office"
+    assert result["received"] == result["sent"] == 40
+    assert result["failed"] == 0
+    assert result["processes"] == 1  # as many as the compared lane has workers (--workers 1)
+    assert result["post_office"] == "3.12.0"
+    assert_raw_limit_sane(result)
+    total_rel = max(0.01, 0.0006 / result["total_s"])
+    assert result["throughput_per_s"] == pytest.approx(40 / result["total_s"], rel=total_rel)
+    assert result["enqueue_per_s"] == pytest.approx(40 / result["enqueue_s"], rel=0.02)
+    cpu = result["cpu_ms_per_message"]
+    assert cpu["post_office"] > 0
+    assert "web" not in cpu and "transactional_lane" not in cpu  # nothing of ours ran
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM post_office_email")
+        assert cursor.fetchone() == (0,)
+        cursor.execute("SELECT COUNT(*) FROM post_office_emailtemplate")
+        assert cursor.fetchone() == (0,)
+    assert_nothing_left_behind()
+
+
+def test_post_office_gets_the_demo_template_in_djangos_language():
+    """The side-by-side figure is only fair if both send the same email: the demo order
+    confirmation in Django's template language renders the text ESL renders."""
+    context = build_context(
+        data=order_data(7), contact=contact_context(email="a@example.com", first_name="Reader")
+    )
+    esl = render(compile_parts("x", demo.template_html(), demo.template_text()), context)
+    engine = Engine()
+    as_django = {
+        part: engine.from_string(django_template(source)).render(Context(context))
+        for part, source in (("text", demo.template_text()), ("html", demo.template_html()))
+    }
+
+    assert plain(as_django["text"]) == esl.text
+    assert "Milk frother: 1 x 39.00 EUR" in esl.text
+    assert plain(as_django["html"]).split() == esl.html.split()
+    empty = {**context, "event": {**context["event"], "items": []}}
+    assert "will follow in a separate email" in engine.from_string(
+        django_template(demo.template_text())
+    ).render(Context(empty))
 
 
 def test_find_max_rate_steps_up_until_a_step_fails_or_the_limit():

@@ -5,8 +5,9 @@ PostgreSQL, Redis, the SMTP sink and the benchmark's own client. Each part is th
 one kind on this host: the services the benchmark started (each in a session of its own, so a
 gunicorn's or a qcluster's workers count with it), PostgreSQL's and Redis's server processes,
 the sink's process and the benchmark's. A database, broker or service on another host is not
-counted. Processes that exit during the window lose their time (none of the benchmark's do);
-processes started during it count whole.
+counted. A process that exits during the window counts in its parent once waited for (a pool's
+forked workers, a closed connection's PostgreSQL backend); processes started during it count
+whole.
 """
 
 from __future__ import annotations
@@ -49,7 +50,8 @@ def available() -> bool:
 
 
 def snapshot(parts: Parts, at: float) -> Snapshot:
-    """CPU seconds (user + system) used so far by each part's live processes."""
+    """CPU seconds (user + system) used so far by each part's live processes and their ended
+    children."""
     ticks = os.sysconf("SC_CLK_TCK")
     seconds: dict[str, float] = defaultdict(float)
     for entry in PROC.iterdir():
@@ -63,6 +65,10 @@ def snapshot(parts: Parts, at: float) -> Snapshot:
         # The command name in parentheses may hold spaces: the fields follow its last ")".
         fields = stat[stat.rindex(")") + 2 :].split()
         session, user, system = int(fields[3]), int(fields[11]), int(fields[12])
+        # With the CPU of its children that ended and were waited for: a process that ends
+        # within the window (a forked pool worker, a closed connection's PostgreSQL backend)
+        # stays counted, in its parent.
+        user += int(fields[13]) + int(fields[14])
         # A PostgreSQL backend's title ("postgres: 15/main: …") stands in its command line.
         title = command.decode(errors="replace")
         name = title if title.startswith("postgres") else os.path.basename(title)

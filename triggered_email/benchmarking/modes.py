@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 import json
 import os
 import platform
@@ -33,7 +34,7 @@ from triggered_email.benchmarking.http import HttpClient, Reply, post_all, post_
 from triggered_email.benchmarking.sink import Arrival, ExternalSink, PostfixSink, make_sink
 from triggered_email.benchmarking.stats import latency_summary
 
-MODES = ("batch", "single", "isolation", "render")
+MODES = ("batch", "single", "isolation", "render", "post-office")
 # The issue's targets; `targets` in the output says which this run met.
 TARGET_THROUGHPUT_VS_RAW = 0.6
 TARGET_ACCEPT_PER_S = 20_000
@@ -853,11 +854,86 @@ def run_render(bench: Bench) -> dict[str, Any]:
     return result
 
 
+def run_post_office(bench: Bench) -> dict[str, Any]:
+    """The same order confirmations through django-post-office, to the same sink, beside the
+    same raw limit: what `batch` measures of this system, measured of the mailer a Django shop
+    would otherwise use (post_office_sender.py says how it is driven)."""
+    opts = bench.options
+    lane = opts.lane
+    ds = bench.create_dataset([lane])
+    bench.start_sink(need_timestamps=False, lane=lane)
+    processes = _lane_workers(bench, lane)
+    raw_result = bench.raw_limit(lane, opts.messages, processes)
+    stream = ds.streams[lane]
+    bench.logs.mkdir(parents=True, exist_ok=True)
+    env = services.child_environment(bench.sink.host, bench.sink.port, opts.topology)
+    sender = services.start_post_office(
+        ds.run,
+        opts.messages,
+        {
+            "sender": stream.from_address,
+            "subject": stream.current_version.subject,
+            "batch_size": opts.batch_size,
+            "processes": processes,
+            "warmup": max(opts.warmup, 0),
+            "lockfile": bench.logs / "post_office",
+        },
+        env,
+        bench.logs,
+    )
+    bench.services.append(sender)
+    bench.progress.phase(f"starting django-post-office, warming up ({opts.warmup} messages)")
+    try:
+        ready = sender.hear()
+    except RuntimeError as exc:
+        raise RuntimeError(
+            f"{exc} (django-post-office is a dev dependency: pip install -e '.[dev]')"
+        ) from exc
+    if ready != "ready":
+        raise RuntimeError(f"django-post-office said {ready!r}, not ready; see {sender.log}")
+    base = bench.received()
+    bench.progress.phase(
+        f"post-office: {opts.messages} messages queued in calls of {opts.batch_size}, "
+        f"sent by {processes} processes",
+        lambda: f"sent {bench.received() - base} of {opts.messages}",
+    )
+    cpu_before = bench.cpu_snapshot()
+    started = time.time()
+    sender.say("go")
+    arrivals = bench.wait_for_arrivals(base, opts.messages, "post-office")
+    cpu_after = bench.cpu_snapshot()
+    report = json.loads(sender.hear())
+    sender.say("keep" if opts.keep else "clean")
+    sender.process.wait(60)
+    last = max((a.at for a in arrivals), default=None)
+    throughput = opts.messages / (last - started) if last else None
+    return {
+        "mode": "post-office",
+        "messages": opts.messages,
+        "batch_size": opts.batch_size,
+        "processes": processes,
+        "post_office": importlib.metadata.version("django-post-office"),
+        # From "go" to the last 250, as `batch` counts from its first call.
+        "throughput_per_s": shown_rate(throughput),
+        **raw_result,
+        "throughput_vs_raw": ratio(shown_rate(throughput), raw_result["raw_smtp_per_s"]),
+        "enqueue_per_s": shown_rate(opts.messages / report["enqueue_s"]),
+        "enqueue_s": report["enqueue_s"],
+        "send_s": report["send_s"],
+        "total_s": None if last is None else round(last - started, 3),
+        "received": len(arrivals),
+        "sent": report["sent"],
+        "failed": report["failed"] + report["queued"] + report["requeued"],
+        "cpu_ms_per_message": _cpu_per_message(cpu_before, cpu_after, opts.messages),
+    }
+
+
 RUNNERS = {
     "batch": run_batch,
     "single": run_single,
     "isolation": run_isolation,
     "render": run_render,
+    "post-office": run_post_office,
 }
 
 

@@ -40,6 +40,9 @@ class Service:
     argv: list[str]
     env: dict[str, str]
     log: Path
+    # A service the benchmark talks to over its stdin and stdout (a line each way); its stderr
+    # goes to the log.
+    talks: bool = False
     process: subprocess.Popen | None = None
     _log_file: object = field(default=None, repr=False)
 
@@ -49,11 +52,27 @@ class Service:
             self.argv,
             env=self.env,
             cwd=settings.BASE_DIR,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if self.talks else None,
+            stdout=subprocess.PIPE if self.talks else self._log_file,
+            stderr=self._log_file if self.talks else subprocess.STDOUT,
             start_new_session=True,
+            text=self.talks or None,
         )
         return self
+
+    def say(self, line: str) -> None:
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def hear(self) -> str:
+        """The service's next line; a service that ended instead raises with its log."""
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            raise RuntimeError(
+                f"{self.name} exited with code {self.process.returncode}; see {self.log}"
+            )
+        return line.strip()
 
     def check(self) -> None:
         if self.process is not None and self.process.poll() is not None:
@@ -139,6 +158,22 @@ def start_web(host: str, port: int, env: dict[str, str], topology: Topology, log
 def start_lane(lane: str, env: dict[str, str], topology: Topology, logs: Path) -> Service:
     argv = [sys.executable, str(settings.BASE_DIR / "manage.py"), "qcluster"]
     return Service(lane, argv, {**env, "Q_CLUSTER_NAME": lane}, logs / f"{lane}.log").start()
+
+
+def start_post_office(
+    run: str, messages: int, options: dict[str, object], env: dict[str, str], logs: Path
+) -> Service:
+    """The django-post-office sender (post_office_sender.py), waiting for "go"."""
+    argv = [sys.executable, "-m", "triggered_email.benchmarking.post_office_sender", run]
+    argv += [str(messages)]
+    for name, value in options.items():
+        argv += [f"--{name.replace('_', '-')}", str(value)]
+    env = {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "triggered_email.benchmarking.post_office_settings",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return Service("post_office", argv, env, logs / "post_office.log", talks=True).start()
 
 
 def wait_for_web(base_url: str, services: list[Service], timeout: float = 60) -> None:
