@@ -105,6 +105,12 @@ def test_post_office_mode_sends_the_same_number_through_django_post_office_and_c
     assert result["failed"] == 0
     assert result["processes"] == 1  # as many as the compared lane has workers (--workers 1)
     assert result["post_office"] == "3.12.0"
+    # Its defaults unless the environment says otherwise.
+    assert result["post_office_settings"] == {
+        "batch_size": 100,
+        "threads_per_process": 5,
+        "log_level": 2,
+    }
     assert_raw_limit_sane(result)
     total_rel = max(0.01, 0.0006 / result["total_s"])
     assert result["throughput_per_s"] == pytest.approx(40 / result["total_s"], rel=total_rel)

@@ -913,6 +913,8 @@ def run_post_office(bench: Bench) -> dict[str, Any]:
         "batch_size": opts.batch_size,
         "processes": processes,
         "post_office": importlib.metadata.version("django-post-office"),
+        # POST_OFFICE_BATCH_SIZE, …_THREADS_PER_PROCESS, …_LOG_LEVEL (post_office_settings.py).
+        "post_office_settings": report["settings"],
         # From "go" to the last 250, as `batch` counts from its first call.
         "throughput_per_s": shown_rate(throughput),
         **raw_result,

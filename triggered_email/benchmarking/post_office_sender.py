@@ -104,6 +104,7 @@ def main(argv: list[str] | None = None) -> None:
 
     django.setup()
     from django.core.management import call_command
+    from post_office import settings as po_settings
     from post_office.models import STATUS, Email, EmailTemplate
 
     from triggered_email import demo
@@ -148,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
                 "send_s": round(finished - enqueued_at, 3),
                 "total_s": round(finished - started, 3),
                 **counts,
+                "settings": {
+                    "batch_size": po_settings.get_batch_size(),
+                    "threads_per_process": po_settings.get_threads_per_process(),
+                    "log_level": po_settings.get_log_level(),
+                },
             }
         )
     )
