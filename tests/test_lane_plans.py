@@ -1,7 +1,7 @@
 """Lane workers keep their cached plans index lookups (delivery.apps.price_out_sequential_scans):
 a plan cached while a table was nearly empty otherwise scans the whole table for every lookup
 once it has grown (for every `sent` event's check of its message). And a time-critical task's
-claim of one message reuses its plan instead of being planned on every call
+claim and record of one message reuse their plan instead of being planned on every call
 (triggered_email.row_lookup.any_of)."""
 
 import uuid
@@ -14,6 +14,7 @@ from django.utils import timezone
 from delivery.apps import price_out_sequential_scans
 from delivery.claim_rows import claim_rows
 from delivery.models import Message
+from delivery.sent_rows import record_sent
 
 pytestmark = [
     pytest.mark.django_db,
@@ -109,7 +110,9 @@ def plans_made(statement_start: str) -> tuple[int, int]:
     return rows[0]
 
 
-def test_one_message_claims_reuse_their_plan(lane_process, make_stream, make_queued_messages):
+def test_one_message_claims_and_records_reuse_their_plan(
+    lane_process, make_stream, make_queued_messages
+):
     # A time-critical lane claims and records one message per task while it keeps up. With a
     # table of a few rows every plan costs the same; the difference shows on a real one.
     messages = make_queued_messages(make_stream(), 3000)
@@ -118,8 +121,9 @@ def test_one_message_claims_reuse_their_plan(lane_process, make_stream, make_que
 
     for message in messages[:15]:
         claim_rows([message.pk], uuid.uuid4(), timezone.now())
+        record_sent([message.pk], timezone.now(), "smtp")
 
-    for start in ("WITH claimed AS",):
+    for start in ("WITH claimed AS", "WITH sent AS"):
         generic, custom = plans_made(start)
         assert generic >= 5, (start, generic, custom)
         assert custom <= 5, (start, generic, custom)
