@@ -274,3 +274,14 @@ def test_no_workers_without_smtp_is_refused():
     with pytest.raises(CommandError, match="--no-workers needs --smtp"):
         benchmark("--mode", "single", "--messages", "1", "--no-workers", *SMALL)
     assert_nothing_left_behind()
+
+
+@pytest.mark.parametrize(
+    "running", [["--smtp", "127.0.0.1:2525"], ["--url", "http://127.0.0.1:1"], ["--no-workers"]]
+)
+def test_post_office_mode_refuses_running_services(running):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--url, --smtp and --no-workers do not apply"):
+        benchmark("--mode", "post-office", "--messages", "1", *running, *SMALL)
+    assert_nothing_left_behind()

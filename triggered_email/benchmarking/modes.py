@@ -941,6 +941,11 @@ RUNNERS = {
 
 def run(options: Options, write: Callable[[str], None]) -> dict[str, Any]:
     """Run one mode and return its result (the command prints it as one JSON line)."""
+    if options.mode == "post-office" and (options.url or options.smtp or options.no_workers):
+        raise ValueError(
+            "--mode post-office starts django-post-office and its own SMTP sink: --url, --smtp "
+            "and --no-workers do not apply to it"
+        )
     if options.no_workers and not options.smtp:
         raise ValueError(
             "--no-workers needs --smtp HOST:PORT: the SMTP server your running lanes send to"
